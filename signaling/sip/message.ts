@@ -1,0 +1,219 @@
+/**
+ * SIP messages over a Buffer. Headers are split into (name, value) pairs once; structured views
+ * (Via, From, CSeq, ...) are parsed only when asked for and cached. Unknown headers and the body are
+ * carried byte-exact: header text is decoded as latin1 so that every byte round-trips unchanged.
+ */
+import { canonicalName, isListHeader, splitList } from './headers';
+import { NameAddr, parseNameAddr } from './name-addr';
+import { parseVia, Via } from './via';
+
+export interface Header {
+  /** Name as written (kept on output). */
+  name: string;
+  /** Canonical lower-case long name. */
+  key: string;
+  value: string;
+}
+
+export interface CSeq {
+  seq: number;
+  method: string;
+}
+
+/** Problem found while framing the message (e.g. bad Content-Length), answered with `status`. */
+export interface Defect {
+  status: number;
+  reason: string;
+}
+
+export abstract class SipMessage {
+  abstract readonly isRequest: boolean;
+  version = 'SIP/2.0';
+  headers: Header[];
+  body: Buffer;
+  defect: Defect | null = null;
+  private cache = new Map<string, unknown>();
+
+  constructor(headers: Header[], body: Buffer) {
+    this.headers = headers;
+    this.body = body;
+  }
+
+  abstract startLine(): string;
+
+  get(key: string): string | undefined {
+    for (const h of this.headers) if (h.key === key) return h.value;
+    return undefined;
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** Number of header lines with this name (not list elements). */
+  count(key: string): number {
+    let n = 0;
+    for (const h of this.headers) if (h.key === key) n++;
+    return n;
+  }
+
+  /** Every value of a header; list headers are split into their elements. */
+  getAll(key: string): string[] {
+    const out: string[] = [];
+    const list = isListHeader(key);
+    for (const h of this.headers) {
+      if (h.key !== key) continue;
+      if (list) for (const v of splitList(h.value)) out.push(v);
+      else out.push(h.value);
+    }
+    return out;
+  }
+
+  /** Replaces every header of this name with one value (added at the end when absent). */
+  set(name: string, value: string): void {
+    const key = canonicalName(name);
+    const i = this.headers.findIndex((h) => h.key === key);
+    this.remove(key);
+    const h = { name, key, value };
+    if (i >= 0) this.headers.splice(i, 0, h);
+    else this.headers.push(h);
+  }
+
+  append(name: string, value: string): void {
+    this.headers.push({ name, key: canonicalName(name), value });
+    this.cache.clear();
+  }
+
+  /** Inserts a header line above the first line of the same name (or at the top). */
+  prepend(name: string, value: string): void {
+    const key = canonicalName(name);
+    const i = this.headers.findIndex((h) => h.key === key);
+    this.headers.splice(i < 0 ? 0 : i, 0, { name, key, value });
+    this.cache.clear();
+  }
+
+  remove(key: string): void {
+    this.headers = this.headers.filter((h) => h.key !== key);
+    this.cache.clear();
+  }
+
+  /** Removes the first element of a list header (top Via, top Route), keeping the rest of its line. */
+  removeFirst(key: string): void {
+    const i = this.headers.findIndex((h) => h.key === key);
+    if (i < 0) return;
+    const values = splitList(this.headers[i].value);
+    if (values.length <= 1) this.headers.splice(i, 1);
+    else this.headers[i] = { ...this.headers[i], value: values.slice(1).join(', ') };
+    this.cache.clear();
+  }
+
+  private memo<T>(key: string, f: () => T): T {
+    if (this.cache.has(key)) return this.cache.get(key) as T;
+    const v = f();
+    this.cache.set(key, v);
+    return v;
+  }
+
+  get callId(): string {
+    return this.get('call-id') ?? '';
+  }
+
+  get cseq(): CSeq | null {
+    return this.memo('cseq', () => parseCSeq(this.get('cseq')));
+  }
+
+  get from(): NameAddr | null {
+    return this.memo('from', () => {
+      const v = this.get('from');
+      return v === undefined ? null : parseNameAddr(v);
+    });
+  }
+
+  get to(): NameAddr | null {
+    return this.memo('to', () => {
+      const v = this.get('to');
+      return v === undefined ? null : parseNameAddr(v);
+    });
+  }
+
+  get fromTag(): string | null {
+    return this.from?.params.get('tag') ?? null;
+  }
+
+  get toTag(): string | null {
+    return this.to?.params.get('tag') ?? null;
+  }
+
+  /** Every Via in order; an unparsable value makes the whole list null. */
+  get vias(): Via[] | null {
+    return this.memo('vias', () => {
+      const out: Via[] = [];
+      for (const v of this.getAll('via')) {
+        const via = parseVia(v);
+        if (!via) return null;
+        out.push(via);
+      }
+      return out;
+    });
+  }
+
+  get topVia(): Via | null {
+    const v = this.vias;
+    return v && v.length > 0 ? v[0] : null;
+  }
+
+  /** Serialises with a Content-Length that matches the body in bytes. */
+  toBuffer(): Buffer {
+    let head = this.startLine() + '\r\n';
+    let hasLength = false;
+    for (const h of this.headers) {
+      if (h.key === 'content-length') {
+        if (hasLength) continue;
+        hasLength = true;
+        head += `${h.name}: ${this.body.length}\r\n`;
+      } else head += `${h.name}: ${h.value}\r\n`;
+    }
+    if (!hasLength) head += `Content-Length: ${this.body.length}\r\n`;
+    head += '\r\n';
+    const headLen = Buffer.byteLength(head, 'latin1');
+    const out = Buffer.allocUnsafe(headLen + this.body.length);
+    out.write(head, 0, 'latin1');
+    this.body.copy(out, headLen);
+    return out;
+  }
+}
+
+export class SipRequest extends SipMessage {
+  readonly isRequest = true;
+  constructor(public method: string, public uri: string, headers: Header[], body: Buffer) {
+    super(headers, body);
+  }
+  startLine(): string {
+    return `${this.method} ${this.uri} ${this.version}`;
+  }
+}
+
+export class SipResponse extends SipMessage {
+  readonly isRequest = false;
+  constructor(public status: number, public reason: string, headers: Header[], body: Buffer) {
+    super(headers, body);
+  }
+  startLine(): string {
+    return `${this.version} ${this.status} ${this.reason}`;
+  }
+}
+
+export const MAX_UINT32 = 4294967295;
+
+function parseCSeq(v: string | undefined): CSeq | null {
+  if (v === undefined) return null;
+  const m = /^(\d{1,10})\s+([A-Za-z0-9\-.!%*_+`'~]+)$/.exec(v.trim());
+  if (!m) return null;
+  const seq = Number(m[1]);
+  if (seq > MAX_UINT32) return null;
+  return { seq, method: m[2] };
+}
+
+export function header(name: string, value: string): Header {
+  return { name, key: canonicalName(name), value };
+}

@@ -1,0 +1,25 @@
+/** Building responses to requests (RFC 3261 §8.2.6). */
+import { randomBytes } from 'node:crypto';
+import { Header, SipRequest, SipResponse } from './message';
+import { reasonPhrase } from './status';
+
+const COPIED = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
+
+export function newTag(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/**
+ * A response to `req`: Via, From, To, Call-ID and CSeq copied as received; a To tag added to non-100
+ * responses that lack one (`toTag` lets a UAS keep the same tag across its responses).
+ */
+export function createResponse(req: SipRequest, status: number, reason?: string, toTag?: string): SipResponse {
+  const headers: Header[] = [];
+  for (const h of req.headers) if (COPIED.has(h.key)) headers.push({ ...h });
+  const res = new SipResponse(status, reason ?? reasonPhrase(status), headers, Buffer.alloc(0));
+  if (status > 100 && req.to && !req.toTag) {
+    const i = headers.findIndex((h) => h.key === 'to');
+    if (i >= 0) headers[i] = { ...headers[i], value: `${headers[i].value};tag=${toTag ?? newTag()}` };
+  }
+  return res;
+}

@@ -1,0 +1,82 @@
+/** SIP/SIPS URI (RFC 3261 §19.1). Parsed once, kept with its original text for byte-exact output. */
+import { parseParams } from './headers';
+
+export interface SipUri {
+  raw: string;
+  scheme: 'sip' | 'sips';
+  /** User part exactly as written (escapes kept; user parts compare case-sensitively). */
+  user: string | null;
+  /** Host lower-cased (hosts compare case-insensitively); IPv6 keeps its brackets. */
+  host: string;
+  port: number | null;
+  params: Map<string, string | null>;
+  /** The `?headers` part without the '?', or null. */
+  headers: string | null;
+}
+
+const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+const HOSTNAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?$/;
+const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
+const IPV6 = /^\[[0-9A-Fa-f:.]+\]$/;
+// RFC 3261 user = 1*( unreserved / escaped / user-unreserved ); ';' is allowed (torture semiuri).
+const USER = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$/;
+const PASSWORD = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,]|%[0-9A-Fa-f]{2})*$/;
+
+/** The scheme of any absolute URI, lower-cased, or null when the text is not a URI at all. */
+export function uriScheme(s: string): string | null {
+  const m = SCHEME.exec(s);
+  return m ? m[1].toLowerCase() : null;
+}
+
+export function isValidHost(host: string): boolean {
+  if (IPV6.test(host)) return true;
+  if (IPV4.test(host)) return host.split('.').every((o) => Number(o) <= 255);
+  return HOSTNAME.test(host);
+}
+
+export function parseSipUri(raw: string): SipUri | null {
+  const scheme = uriScheme(raw);
+  if (scheme !== 'sip' && scheme !== 'sips') return null;
+  let rest = raw.slice(scheme.length + 1);
+  let user: string | null = null;
+  // The user part may itself contain '?' and ';' (RFC 3261 user-unreserved), so cut at the last '@' first.
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) {
+    let userinfo = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+    const colon = userinfo.indexOf(':');
+    if (colon >= 0) {
+      if (!PASSWORD.test(userinfo.slice(colon + 1))) return null;
+      userinfo = userinfo.slice(0, colon);
+    }
+    if (!USER.test(userinfo)) return null;
+    user = userinfo;
+  }
+  let headers: string | null = null;
+  const q = rest.indexOf('?');
+  if (q >= 0) {
+    headers = rest.slice(q + 1);
+    rest = rest.slice(0, q);
+  }
+  const semi = rest.indexOf(';');
+  const hostport = semi >= 0 ? rest.slice(0, semi) : rest;
+  const params = semi >= 0 ? parseParams(rest.slice(semi)) : new Map<string, string | null>();
+  if (!params) return null;
+  let host = hostport;
+  let port: number | null = null;
+  const portMatch = /^(.*):(\d{1,5})$/.exec(hostport);
+  if (portMatch && !(hostport.startsWith('[') && !hostport.includes(']:'))) {
+    host = portMatch[1];
+    port = Number(portMatch[2]);
+    if (port > 65535) return null;
+  }
+  if (!isValidHost(host)) return null;
+  return { raw, scheme, user, host: host.toLowerCase(), port, params, headers };
+}
+
+/** Transport a URI asks for: its `transport` param, else UDP (TLS for sips). */
+export function uriTransport(uri: SipUri): string {
+  const t = uri.params.get('transport');
+  if (t) return t.toLowerCase();
+  return uri.scheme === 'sips' ? 'tls' : 'udp';
+}

@@ -191,6 +191,13 @@ export class SipRequest extends SipMessage {
   startLine(): string {
     return `${this.method} ${this.uri} ${this.version}`;
   }
+
+  /** An independent copy for forwarding (headers copied, body shared: it is never mutated). */
+  clone(): SipRequest {
+    const c = new SipRequest(this.method, this.uri, this.headers.map((h) => ({ ...h })), this.body);
+    c.version = this.version;
+    return c;
+  }
 }
 
 export class SipResponse extends SipMessage {
@@ -200,6 +207,12 @@ export class SipResponse extends SipMessage {
   }
   startLine(): string {
     return `${this.version} ${this.status} ${this.reason}`;
+  }
+
+  clone(): SipResponse {
+    const c = new SipResponse(this.status, this.reason, this.headers.map((h) => ({ ...h })), this.body);
+    c.version = this.version;
+    return c;
   }
 }
 

@@ -1,0 +1,23 @@
+FROM node:20-slim AS build
+WORKDIR /app
+# Without a .dockerignore the context may carry the host's node_modules and
+# dist; npm ci and the rm replace both instead of trusting them.
+COPY . .
+RUN npm ci && rm -rf dist && npm run build
+
+FROM node:20-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/dist ./dist
+# The shipped wac.ini binds to loopback, which is unreachable from outside the
+# container; mount another file and set WAC_INI to change anything else.
+COPY wac.ini ./wac.ini
+RUN sed -i 's/^bind = 127\.0\.0\.1$/bind = 0.0.0.0/' wac.ini && grep -qx 'bind = 0.0.0.0' wac.ini \
+ && mkdir -p data && chown node:node data
+USER node
+# store.dir = ./data: the journal must outlive the container.
+VOLUME /app/data
+EXPOSE 8080 5060/udp 5060/tcp 8001
+CMD ["node", "dist/main.js"]

@@ -1,0 +1,365 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Store, WriteGuard, WriteOp, WrongTypeError } from './store';
+
+/*
+ * On-disk layout of an EmbeddedStore directory:
+ *   LOCK                 pid of the owning process
+ *   snapshot.json        full state as of generation N (absent = empty, N = 0)
+ *   journal-<N>.log      one JSON line per acknowledged write batch since that snapshot
+ * Compaction writes snapshot N+1 and starts journal-<N+1>.log, so a crash at
+ * any point leaves either the old pair or the new pair intact: journal ops are
+ * never replayed over a snapshot that already contains them.
+ */
+
+type Value =
+  | { t: 'string'; v: string }
+  | { t: 'hash'; v: Map<string, string> }
+  | { t: 'set'; v: Set<string> };
+
+type Data = Map<string, Value>;
+
+type SnapshotEntry = [string, 'string', string] | [string, 'hash', Record<string, string>] | [string, 'set', string[]];
+
+interface Snapshot {
+  version: 1;
+  gen: number;
+  entries: SnapshotEntry[];
+}
+
+export interface EmbeddedStoreOptions {
+  /** Compact on open when the journal exceeds this many bytes. */
+  compactBytes?: number;
+}
+
+const SNAPSHOT = 'snapshot.json';
+const LOCK = 'LOCK';
+const journalName = (gen: number) => `journal-${gen}.log`;
+
+// Two stores in one process over the same directory would interleave journal
+// appends just like two processes would; the pid in LOCK cannot tell them apart.
+const lockedDirs = new Set<string>();
+
+export class EmbeddedStore implements Store {
+  private closed = false;
+  // After a failed append the journal's tail is unknown; refusing further writes
+  // keeps memory from diverging from what a restart would replay.
+  private broken: Error | undefined;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly data: Data,
+    private readonly fd: number,
+  ) {}
+
+  static async open(dir: string, options: EmbeddedStoreOptions = {}): Promise<EmbeddedStore> {
+    const compactBytes = options.compactBytes ?? 8 * 1024 * 1024;
+    fs.mkdirSync(dir, { recursive: true });
+    const realDir = fs.realpathSync(dir);
+    acquireLock(realDir);
+    try {
+      const { data, gen: snapshotGen } = readSnapshot(realDir);
+      let gen = snapshotGen;
+      const validBytes = replayJournal(path.join(realDir, journalName(gen)), data);
+      if (validBytes > compactBytes) {
+        gen += 1;
+        writeSnapshot(realDir, gen, data);
+      }
+      removeStaleFiles(realDir, gen);
+      const fd = fs.openSync(path.join(realDir, journalName(gen)), 'a');
+      // Drop a torn final line so the next append starts on a line boundary.
+      if (gen === snapshotGen && fs.fstatSync(fd).size > validBytes) {
+        fs.ftruncateSync(fd, validBytes);
+        fs.fsyncSync(fd);
+      }
+      fsyncDir(realDir);
+      return new EmbeddedStore(realDir, data, fd);
+    } catch (err) {
+      releaseLock(realDir);
+      throw err;
+    }
+  }
+
+  async get(key: string): Promise<string | null> {
+    const value = this.read(key, 'string');
+    return value ? value.v : null;
+  }
+
+  async mget(keys: string[]): Promise<(string | null)[]> {
+    this.assertOpen();
+    return keys.map((key) => {
+      const value = this.data.get(key);
+      return value?.t === 'string' ? value.v : null;
+    });
+  }
+
+  async hgetall(key: string): Promise<Record<string, string>> {
+    const value = this.read(key, 'hash');
+    return value ? Object.fromEntries(value.v) : {};
+  }
+
+  async hget(key: string, field: string): Promise<string | null> {
+    return this.read(key, 'hash')?.v.get(field) ?? null;
+  }
+
+  async smembers(key: string): Promise<string[]> {
+    const value = this.read(key, 'set');
+    return value ? [...value.v] : [];
+  }
+
+  async sismember(key: string, member: string): Promise<boolean> {
+    return this.read(key, 'set')?.v.has(member) ?? false;
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    this.assertOpen();
+    return [...this.data.keys()].filter((key) => key.startsWith(prefix)).sort();
+  }
+
+  async incr(key: string): Promise<number> {
+    const current = this.read(key, 'string')?.v ?? '0';
+    const n = /^-?\d+$/.test(current) ? Number(current) + 1 : NaN;
+    if (!Number.isSafeInteger(n)) {
+      throw new Error(`incr: key ${JSON.stringify(key)} does not hold an integer`);
+    }
+    this.commit([{ op: 'set', key, value: String(n) }]);
+    return n;
+  }
+
+  async write(ops: readonly WriteOp[], guard: WriteGuard = {}): Promise<boolean> {
+    this.assertOpen();
+    if (guard.absent?.some((key) => this.data.has(key))) return false;
+    if (guard.present?.some((key) => !this.data.has(key))) return false;
+    this.commit(ops);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.fd);
+    releaseLock(this.dir);
+  }
+
+  private read<T extends Value['t']>(key: string, type: T): Extract<Value, { t: T }> | undefined {
+    this.assertOpen();
+    const value = this.data.get(key);
+    if (value && value.t !== type) throw new WrongTypeError(key, type);
+    return value as Extract<Value, { t: T }> | undefined;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('store is closed');
+  }
+
+  // Synchronous from guard check to commit, so no other call can interleave.
+  private commit(ops: readonly WriteOp[]): void {
+    if (this.broken) throw new Error(`store is read-only after a journal failure: ${this.broken.message}`);
+    const staged = stage(this.data, ops);
+    if (staged.size === 0) return;
+    const line = Buffer.from(JSON.stringify({ ops }) + '\n');
+    try {
+      for (let off = 0; off < line.length; ) off += fs.writeSync(this.fd, line, off);
+      fs.fdatasyncSync(this.fd);
+    } catch (err) {
+      this.broken = err as Error;
+      throw err;
+    }
+    apply(this.data, staged);
+  }
+}
+
+/**
+ * Computes the keys `ops` would change without touching `data`, so a batch
+ * that fails half-way (wrong type) leaves no trace. null marks a deletion.
+ */
+function stage(data: Data, ops: readonly WriteOp[]): Map<string, Value | null> {
+  const staged = new Map<string, Value | null>();
+  // Hashes and sets are copied once per batch, before their first mutation.
+  const owned = new Set<string>();
+  const mutable = <T extends 'hash' | 'set'>(key: string, type: T, create: boolean) => {
+    const value = (staged.has(key) ? staged.get(key) : data.get(key)) ?? undefined;
+    if (value && value.t !== type) throw new WrongTypeError(key, type);
+    if (value && owned.has(key)) return value as Extract<Value, { t: T }>;
+    if (!value && !create) return undefined;
+    const fresh = (
+      type === 'hash'
+        ? { t: 'hash', v: new Map(value?.v as Map<string, string> | undefined) }
+        : { t: 'set', v: new Set(value?.v as Set<string> | undefined) }
+    ) as Extract<Value, { t: T }>;
+    owned.add(key);
+    staged.set(key, fresh);
+    return fresh;
+  };
+
+  for (const op of ops) {
+    switch (op.op) {
+      case 'set':
+        staged.set(op.key, { t: 'string', v: op.value });
+        break;
+      case 'del':
+        staged.set(op.key, null);
+        break;
+      case 'hset': {
+        const entries = Object.entries(op.fields);
+        if (entries.length === 0) break;
+        const hash = mutable(op.key, 'hash', true)!;
+        for (const [field, value] of entries) hash.v.set(field, value);
+        break;
+      }
+      case 'hdel': {
+        const hash = op.fields.length > 0 ? mutable(op.key, 'hash', false) : undefined;
+        if (!hash) break;
+        for (const field of op.fields) hash.v.delete(field);
+        if (hash.v.size === 0) staged.set(op.key, null);
+        break;
+      }
+      case 'sadd': {
+        if (op.members.length === 0) break;
+        const set = mutable(op.key, 'set', true)!;
+        for (const member of op.members) set.v.add(member);
+        break;
+      }
+      case 'srem': {
+        const set = op.members.length > 0 ? mutable(op.key, 'set', false) : undefined;
+        if (!set) break;
+        for (const member of op.members) set.v.delete(member);
+        if (set.v.size === 0) staged.set(op.key, null);
+        break;
+      }
+      default:
+        throw new Error(`unknown write op ${JSON.stringify(op)}`);
+    }
+  }
+  return staged;
+}
+
+function apply(data: Data, staged: Map<string, Value | null>): void {
+  for (const [k, value] of staged) {
+    if (value) data.set(k, value);
+    else data.delete(k);
+  }
+}
+
+function readSnapshot(dir: string): { data: Data; gen: number } {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(dir, SNAPSHOT), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { data: new Map(), gen: 0 };
+    throw err;
+  }
+  const snapshot = JSON.parse(text) as Snapshot;
+  if (snapshot.version !== 1) throw new Error(`${path.join(dir, SNAPSHOT)}: unsupported version ${snapshot.version}`);
+  const data: Data = new Map();
+  for (const [k, type, v] of snapshot.entries) {
+    if (type === 'string') data.set(k, { t: 'string', v });
+    else if (type === 'hash') data.set(k, { t: 'hash', v: new Map(Object.entries(v)) });
+    else data.set(k, { t: 'set', v: new Set(v) });
+  }
+  return { data, gen: snapshot.gen };
+}
+
+/** Applies every complete line to `data`; returns the byte length of those lines. */
+function replayJournal(file: string, data: Data): number {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  let start = 0;
+  let lineNo = 1;
+  // A final segment without '\n' is a write that crashed mid-append and was
+  // never acknowledged, so it is skipped; a bad line before it is real corruption.
+  for (let end = buf.indexOf(0x0a); end !== -1; end = buf.indexOf(0x0a, start), lineNo++) {
+    let ops: WriteOp[];
+    try {
+      ops = (JSON.parse(buf.subarray(start, end).toString('utf8')) as { ops: WriteOp[] }).ops;
+    } catch (err) {
+      throw new Error(`${file}: corrupt journal at line ${lineNo}: ${(err as Error).message}`);
+    }
+    apply(data, stage(data, ops));
+    start = end + 1;
+  }
+  return start;
+}
+
+function writeSnapshot(dir: string, gen: number, data: Data): void {
+  const entries: SnapshotEntry[] = [...data].map(([k, value]): SnapshotEntry => {
+    if (value.t === 'string') return [k, 'string', value.v];
+    if (value.t === 'hash') return [k, 'hash', Object.fromEntries(value.v)];
+    return [k, 'set', [...value.v]];
+  });
+  const snapshot: Snapshot = { version: 1, gen, entries };
+  const tmp = path.join(dir, `${SNAPSHOT}.tmp`);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeFileSync(fd, JSON.stringify(snapshot));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, path.join(dir, SNAPSHOT));
+  fsyncDir(dir);
+}
+
+function removeStaleFiles(dir: string, gen: number): void {
+  for (const name of fs.readdirSync(dir)) {
+    if ((/^journal-\d+\.log$/.test(name) && name !== journalName(gen)) || name === `${SNAPSHOT}.tmp`) {
+      fs.rmSync(path.join(dir, name), { force: true });
+    }
+  }
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function acquireLock(dir: string): void {
+  if (lockedDirs.has(dir)) throw new Error(`store directory ${dir} is already open in this process`);
+  const lockFile = path.join(dir, LOCK);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lockFile, `${process.pid}\n`, { flag: 'wx' });
+      lockedDirs.add(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let owner: number;
+    try {
+      owner = Number.parseInt(fs.readFileSync(lockFile, 'utf8'), 10);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    // Our own pid in the file means a previous incarnation (pid 1 in a restarted
+    // container), since this process does not hold the lock.
+    if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
+      throw new Error(`store directory ${dir} is locked by running process ${owner} (${lockFile})`);
+    }
+    fs.rmSync(lockFile, { force: true });
+  }
+  throw new Error(`could not take the lock ${lockFile}`);
+}
+
+function releaseLock(dir: string): void {
+  lockedDirs.delete(dir);
+  fs.rmSync(path.join(dir, LOCK), { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * HTTP Digest for SIP (RFC 3261 §22, RFC 2617): MD5 with qop="auth" only, since JsSIP picks auth-int
+ * whenever offered. Nonces are self-validating (time + HMAC) and expire; a (nonce, nc) pair is
+ * accepted once, which stops replays without keeping per-challenge state.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { splitOutsideQuotes, unquote } from '../sip/headers';
+
+export interface DigestCredentials {
+  username: string;
+  realm: string;
+  nonce: string;
+  uri: string;
+  response: string;
+  qop?: string;
+  nc?: string;
+  cnonce?: string;
+  opaque?: string;
+  algorithm?: string;
+}
+
+export type Verdict = 'ok' | 'stale' | 'bad';
+
+export function md5(s: string): string {
+  return createHash('md5').update(s).digest('hex');
+}
+
+/** Parses `Digest k=v, k="v"` into credentials; null for other schemes or missing fields. */
+export function parseDigest(value: string): DigestCredentials | null {
+  const m = /^\s*Digest\s+(.*)$/is.exec(value);
+  if (!m) return null;
+  const out: Record<string, string> = {};
+  for (const part of splitOutsideQuotes(m[1], ',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    out[part.slice(0, eq).trim().toLowerCase()] = unquote(part.slice(eq + 1).trim());
+  }
+  if (!out.username || !out.realm || !out.nonce || !out.uri || !out.response) return null;
+  return out as unknown as DigestCredentials;
+}
+
+export class DigestAuthenticator {
+  private readonly secret = randomBytes(32);
+  /** nonce → the nc values already used with it, forgotten once the nonce expires. */
+  private used = new Map<string, { expires: number; nc: Set<string> }>();
+  private sweeper: NodeJS.Timeout;
+
+  constructor(private readonly nonceTtlMs = 300_000) {
+    this.sweeper = setInterval(() => this.sweep(), 30_000);
+    this.sweeper.unref();
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  newNonce(): string {
+    const ts = Date.now().toString(36);
+    const salt = randomBytes(6).toString('base64url');
+    return `${ts}.${salt}.${this.sign(`${ts}.${salt}`)}`;
+  }
+
+  /** The value of a WWW-Authenticate / Proxy-Authenticate header. */
+  challenge(realm: string, stale = false): string {
+    return `Digest realm="${realm}", nonce="${this.newNonce()}", algorithm=MD5, qop="auth"${stale ? ', stale=true' : ''}`;
+  }
+
+  /** Checks a response computed with the stored HA1 = MD5(username:realm:password). */
+  verify(c: DigestCredentials, method: string, ha1: string): Verdict {
+    if (c.algorithm && c.algorithm.toUpperCase() !== 'MD5') return 'bad';
+    const parts = c.nonce.split('.');
+    if (parts.length !== 3 || !safeEqual(parts[2], this.sign(`${parts[0]}.${parts[1]}`))) return 'bad';
+    const issued = parseInt(parts[0], 36);
+    const ha2 = md5(`${method}:${c.uri}`);
+    let expected: string;
+    if (c.qop) {
+      if (c.qop !== 'auth' || !c.nc || !/^[0-9a-fA-F]{8}$/.test(c.nc) || !c.cnonce) return 'bad';
+      expected = md5(`${ha1}:${c.nonce}:${c.nc}:${c.cnonce}:${c.qop}:${ha2}`);
+    } else expected = md5(`${ha1}:${c.nonce}:${ha2}`);
+    if (!safeEqual(expected, c.response.toLowerCase())) return 'bad';
+    // Only a correct response may learn that its nonce is stale (RFC 2617 §3.2.1).
+    if (Date.now() - issued > this.nonceTtlMs) return 'stale';
+    const key = c.nonce;
+    let entry = this.used.get(key);
+    if (!entry) {
+      entry = { expires: issued + this.nonceTtlMs, nc: new Set() };
+      this.used.set(key, entry);
+    }
+    const nc = c.nc ?? '';
+    if (entry.nc.has(nc)) return 'stale';
+    entry.nc.add(nc);
+    return 'ok';
+  }
+
+  private sign(s: string): string {
+    return createHmac('sha256', this.secret).update(s).digest('base64url').slice(0, 22);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [k, v] of this.used) if (v.expires < now) this.used.delete(k);
+  }
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

@@ -1,0 +1,176 @@
+/**
+ * The response context of a forked request (RFC 3261 §16.7): branches run in parallel; 1xx (not 100)
+ * and every 2xx go upstream at once; the first 2xx CANCELs the other branches with
+ * `Reason: SIP ;cause=200 ;text="Call completed elsewhere"`; when every branch has failed, the best
+ * final response is chosen and sent.
+ */
+import { header, SipRequest, SipResponse } from '../sip/message';
+import { createResponse } from '../sip/response';
+import { ClientTransaction, ClientTransactionUser } from '../transaction/client';
+import { ServerTransaction } from '../transaction/server';
+import { TransactionLayer } from '../transaction/table';
+import { Flow } from '../transport/flow';
+
+export const COMPLETED_ELSEWHERE = 'SIP ;cause=200 ;text="Call completed elsewhere"';
+
+interface Branch {
+  tx: ClientTransaction;
+  flow: Flow;
+  final: number | null;
+  cancelSent: boolean;
+  /** CANCEL owed once the branch's first provisional arrives (§9.1 forbids CANCEL before it). */
+  cancelReason: string | null | undefined;
+  timerC?: NodeJS.Timeout;
+}
+
+export interface ForkOptions {
+  timerCMs: number;
+}
+
+export class ResponseContext implements ClientTransactionUser {
+  private branches = new Map<ClientTransaction, Branch>();
+  private best: SipResponse | null = null;
+  private finalSent = false;
+  private cancelled = false;
+
+  constructor(
+    private readonly layer: TransactionLayer,
+    private readonly server: ServerTransaction,
+    private readonly opts: ForkOptions,
+  ) {}
+
+  get isInvite(): boolean {
+    return this.server.request.method === 'INVITE';
+  }
+
+  /** Sends one branch; `req` is already a prepared copy with our Via on top. */
+  addBranch(req: SipRequest, flow: Flow): void {
+    const tx = this.layer.sendRequest(req, flow, this);
+    this.branches.set(tx, { tx, flow, final: null, cancelSent: false, cancelReason: undefined });
+  }
+
+  onResponse(res: SipResponse, tx: ClientTransaction): void {
+    const b = this.branches.get(tx);
+    if (!b) return;
+    const s = res.status;
+    if (s < 200) {
+      if (b.cancelReason !== undefined && !b.cancelSent) this.sendCancel(b, b.cancelReason);
+      if (this.isInvite) this.armTimerC(b);
+      if (s > 100 && !this.finalSent) this.server.respond(upstream(res));
+      return;
+    }
+    const first = b.final === null;
+    b.final = s;
+    this.clearTimerC(b);
+    if (s < 300) {
+      // Every 2xx goes upstream, also after a final was sent: the caller ACKs and BYEs extras.
+      this.finalSent = true;
+      this.server.respond(upstream(res));
+      if (first) this.cancelPending(COMPLETED_ELSEWHERE);
+      return;
+    }
+    if (!first) return;
+    this.consider(upstream(res));
+    if (s >= 600) this.cancelPending(null);
+    this.maybeFinish();
+  }
+
+  onFailure(tx: ClientTransaction, reason: 'timeout' | 'transport'): void {
+    const b = this.branches.get(tx);
+    if (!b || b.final !== null) return;
+    b.final = reason === 'timeout' ? 408 : 503;
+    this.clearTimerC(b);
+    this.consider(createResponse(this.server.request, b.final));
+    this.maybeFinish();
+  }
+
+  /** Upstream CANCEL (or our own give-up): stop every branch still ringing. */
+  cancel(reason: string | null): void {
+    this.cancelled = true;
+    this.cancelPending(reason);
+  }
+
+  private cancelPending(reason: string | null): void {
+    if (!this.isInvite) return;
+    for (const b of this.branches.values()) {
+      if (b.final !== null || b.cancelSent) continue;
+      if (b.tx.gotProvisional) this.sendCancel(b, reason);
+      else b.cancelReason = reason;
+    }
+  }
+
+  private sendCancel(b: Branch, reason: string | null): void {
+    b.cancelSent = true;
+    const inv = b.tx.request;
+    const headers = [header('Via', inv.topVia!.raw)];
+    for (const key of ['route', 'from', 'to', 'call-id']) for (const h of inv.headers) if (h.key === key) headers.push({ ...h });
+    headers.push(header('Max-Forwards', '70'), header('CSeq', `${inv.cseq!.seq} CANCEL`));
+    if (reason) headers.push(header('Reason', reason));
+    const cancel = new SipRequest('CANCEL', inv.uri, headers, Buffer.alloc(0));
+    // The CANCEL's own outcome does not matter: the INVITE branch's 487 (or Timer) settles it.
+    this.layer.sendRequest(cancel, b.flow, { onResponse: () => undefined, onFailure: () => undefined });
+  }
+
+  private armTimerC(b: Branch): void {
+    this.clearTimerC(b);
+    b.timerC = setTimeout(() => {
+      if (b.final === null && !b.cancelSent) this.sendCancel(b, null);
+    }, this.opts.timerCMs);
+    b.timerC.unref?.();
+  }
+
+  private clearTimerC(b: Branch): void {
+    if (b.timerC) clearTimeout(b.timerC);
+    b.timerC = undefined;
+  }
+
+  /** Keeps the best final so far, already in upstream form (§16.7 step 6). */
+  private consider(res: SipResponse): void {
+    if (!this.best || rank(res.status) < rank(this.best.status)) {
+      if (this.best && isChallenge(this.best.status) && isChallenge(res.status)) copyChallenges(this.best, res);
+      this.best = res;
+    } else if (isChallenge(this.best.status) && isChallenge(res.status)) copyChallenges(res, this.best);
+  }
+
+  private maybeFinish(): void {
+    if (this.finalSent) return;
+    for (const b of this.branches.values()) if (b.final === null) return;
+    this.finalSent = true;
+    let res = this.best ?? createResponse(this.server.request, 408);
+    if (res.status === 503) res = reason(res, 500, 'Server Internal Error');
+    if (this.cancelled && res.status === 408) res = reason(res, 487, 'Request Terminated');
+    this.server.respond(res);
+  }
+}
+
+function rank(status: number): number {
+  if (status >= 600) return 0;
+  const cls = Math.floor(status / 100) * 100;
+  // Within 4xx, challenges and fixable errors win (§16.7 step 6).
+  const preferred = [401, 407, 415, 420, 484].includes(status) ? 0 : 1;
+  return cls * 10 + preferred;
+}
+
+function isChallenge(s: number): boolean {
+  return s === 401 || s === 407;
+}
+
+function copyChallenges(from: SipResponse, to: SipResponse): void {
+  for (const key of ['www-authenticate', 'proxy-authenticate']) {
+    for (const h of from.headers) if (h.key === key) to.append(h.name, h.value);
+  }
+}
+
+/** The response as it goes upstream: without our Via. */
+function upstream(res: SipResponse): SipResponse {
+  const out = res.clone();
+  out.removeFirst('via');
+  return out;
+}
+
+function reason(res: SipResponse, status: number, phrase: string): SipResponse {
+  const out = res.clone();
+  out.status = status;
+  out.reason = phrase;
+  return out;
+}

@@ -1,0 +1,220 @@
+/**
+ * The request path of the stateful proxy: what to do with each new request. REGISTER goes to the
+ * registrar; OPTIONS to the server itself is answered here; in-dialog requests follow our
+ * Record-Route flow token; initial requests are authenticated and forked to the callee's devices.
+ */
+import { RequestAuthenticator } from '../auth/authenticate';
+import { Location, Binding } from '../registrar/location';
+import { Registrar } from '../registrar/registrar';
+import { TargetResolver } from '../routing/target';
+import { header, SipRequest } from '../sip/message';
+import { createResponse } from '../sip/response';
+import { parseSipUri } from '../sip/uri';
+import { InviteServerTransaction, NonInviteServerTransaction, ServerTransaction } from '../transaction/server';
+import { TransactionLayer, TransactionUser } from '../transaction/table';
+import { Flow, FlowRegistry } from '../transport/flow';
+import { ResponseContext } from './fork';
+import { FlowToken, RecordRoute } from './record-route';
+import type { Logger } from '../../shared/log';
+
+export interface ProxyOptions {
+  domain: string;
+  timerCMs: number;
+}
+
+export interface UserDirectory {
+  exists(domain: string, username: string): Promise<boolean>;
+}
+
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY';
+const SUPPORTED = new Set(['outbound', 'path']);
+const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
+export class Proxy implements TransactionUser {
+  layer!: TransactionLayer;
+  private contexts = new WeakMap<ServerTransaction, ResponseContext>();
+
+  constructor(
+    private readonly opts: ProxyOptions,
+    private readonly registrar: Registrar,
+    private readonly location: Location,
+    private readonly auth: RequestAuthenticator,
+    private readonly users: UserDirectory,
+    private readonly targets: TargetResolver,
+    private readonly rr: RecordRoute,
+    private readonly flows: FlowRegistry,
+    private readonly log: Logger,
+  ) {}
+
+  onRequest(req: SipRequest, tx: ServerTransaction): void {
+    if (req.method === 'INVITE') tx.respond(createResponse(req, 100));
+    this.route(req, tx).catch((err) => {
+      this.log.error({ err, method: req.method, callId: req.callId }, 'request handling failed');
+      if (tx.state === 'trying' || tx.state === 'proceeding') tx.respond(createResponse(req, 500));
+    });
+  }
+
+  onCancel(cancel: SipRequest, tx: NonInviteServerTransaction, invite: InviteServerTransaction | null): void {
+    const ctx = invite ? this.contexts.get(invite) : undefined;
+    if (!invite || !ctx) {
+      tx.respond(createResponse(cancel, 481));
+      return;
+    }
+    tx.respond(createResponse(cancel, 200));
+    ctx.cancel(cancel.get('reason') ?? null);
+  }
+
+  onAck(ack: SipRequest, flow: Flow): void {
+    if (!ack.toTag) return;
+    const next = this.inDialogFlow(ack, flow);
+    if (!next || !this.decrementMaxForwards(ack)) return;
+    ack.prepend('Via', this.rr.via(next.transport, this.layer.newBranch()));
+    next.send(ack.toBuffer());
+  }
+
+  private async route(req: SipRequest, tx: ServerTransaction): Promise<void> {
+    if (req.toTag) return this.routeInDialog(req, tx);
+    const target = this.targets.resolve(req.uri);
+    const ownRoutes = this.popOwnRoutes(req);
+    if (req.method === 'REGISTER' || (target.kind === 'server' && req.has('route') === false)) {
+      const unsupported = this.unsupported(req.getAll('require'));
+      if (unsupported.length > 0) return this.refuseExtensions(req, tx, unsupported);
+      if (req.method === 'REGISTER') return this.registrar.handle(req, tx);
+      return this.serveLocally(req, tx);
+    }
+    void ownRoutes;
+    const unsupported = this.unsupported(req.getAll('proxy-require'));
+    if (unsupported.length > 0) return this.refuseExtensions(req, tx, unsupported);
+    if (!this.decrementMaxForwards(req)) return tx.respond(createResponse(req, 483));
+    if (req.has('route')) return tx.respond(createResponse(req, 403, 'Route Not Allowed'));
+
+    const auth = await this.auth.check(req, 'proxy-authorization');
+    if (!auth.ok) {
+      const res = createResponse(req, 407);
+      res.append('Proxy-Authenticate', this.auth.challenge(auth.stale));
+      return tx.respond(res);
+    }
+    const from = parseSipUri(req.from!.uri);
+    if (!from || from.user !== auth.username || from.host !== this.opts.domain) {
+      return tx.respond(createResponse(req, 403, 'From Does Not Match Credentials'));
+    }
+    if (target.kind === 'foreign') return tx.respond(createResponse(req, 403, 'Relaying Denied'));
+    if (target.kind === 'server') return this.serveLocally(req, tx);
+    if (!(await this.users.exists(this.opts.domain, target.username))) return tx.respond(createResponse(req, 404));
+    const bindings = this.onePerDevice(this.location.lookup(target.aor));
+    if (bindings.length === 0) return tx.respond(createResponse(req, 480));
+    this.fork(req, tx, bindings);
+  }
+
+  /** Parallel fork to every device: the latest flow of each +sip.instance, every plain Contact. */
+  private fork(req: SipRequest, tx: ServerTransaction, bindings: Binding[]): void {
+    if (tx.state === 'terminated') return;
+    const ctx = new ResponseContext(this.layer, tx, { timerCMs: this.opts.timerCMs });
+    this.contexts.set(tx, ctx);
+    let sent = 0;
+    for (const b of bindings) {
+      const flow = this.flows.get(b.flowId);
+      if (!flow || !flow.isOpen()) {
+        this.location.remove(b);
+        continue;
+      }
+      const out = req.clone();
+      out.uri = b.uri;
+      for (let i = b.path.length - 1; i >= 0; i--) out.prepend('Route', b.path[i]);
+      if (DIALOG_FORMING.has(req.method)) this.recordRoute(out, tx.flow, flow, req.fromTag ?? '');
+      out.prepend('Via', this.rr.via(flow.transport, this.layer.newBranch()));
+      ctx.addBranch(out, flow);
+      sent++;
+    }
+    if (sent === 0) tx.respond(createResponse(req, 480));
+  }
+
+  /** One Record-Route per side when the two sides use different transports (RFC 5658). */
+  private recordRoute(req: SipRequest, callerFlow: Flow, calleeFlow: Flow, callerTag: string): void {
+    const token: FlowToken = { caller: callerFlow.id, callee: calleeFlow.id, callerTag };
+    const callerSide = this.rr.value(callerFlow.transport, token);
+    const calleeSide = this.rr.value(calleeFlow.transport, token);
+    req.prepend('Record-Route', callerSide);
+    if (calleeSide !== callerSide) req.prepend('Record-Route', calleeSide);
+  }
+
+  private async routeInDialog(req: SipRequest, tx: ServerTransaction): Promise<void> {
+    const next = this.inDialogFlow(req, tx.flow);
+    if (!next) return tx.respond(createResponse(req, 404, 'No Route To Dialog Peer'));
+    if (!next.isOpen()) return tx.respond(createResponse(req, 480, 'Dialog Peer Gone'));
+    if (!this.decrementMaxForwards(req)) return tx.respond(createResponse(req, 483));
+    const ctx = new ResponseContext(this.layer, tx, { timerCMs: this.opts.timerCMs });
+    this.contexts.set(tx, ctx);
+    const out = req.clone();
+    out.prepend('Via', this.rr.via(next.transport, this.layer.newBranch()));
+    ctx.addBranch(out, next);
+  }
+
+  /** Pops our Route values and picks the flow their token names for this request's direction. */
+  private inDialogFlow(req: SipRequest, from: Flow): Flow | null {
+    let token: FlowToken | null = null;
+    for (;;) {
+      const top = req.getAll('route')[0];
+      if (top === undefined || !this.rr.isOurs(top)) break;
+      token ??= this.rr.token(top);
+      req.removeFirst('route');
+    }
+    if (!token) return null;
+    const id = req.fromTag === token.callerTag ? token.callee : token.caller;
+    if (id === from.id && token.caller !== token.callee) return null;
+    return this.flows.get(id) ?? { id, transport: 'WS', reliable: true, remoteAddress: '', remotePort: 0, send: () => false, isOpen: () => false };
+  }
+
+  private popOwnRoutes(req: SipRequest): number {
+    let n = 0;
+    for (;;) {
+      const top = req.getAll('route')[0];
+      if (top === undefined || !this.rr.isOurs(top)) return n;
+      req.removeFirst('route');
+      n++;
+    }
+  }
+
+  private serveLocally(req: SipRequest, tx: ServerTransaction): void {
+    if (req.method !== 'OPTIONS') {
+      tx.respond(createResponse(req, req.method === 'INVITE' ? 404 : 405));
+      return;
+    }
+    const res = createResponse(req, 200);
+    res.append('Allow', ALLOW);
+    res.append('Supported', [...SUPPORTED].join(', '));
+    res.append('Accept', 'application/sdp');
+    tx.respond(res);
+  }
+
+  private unsupported(tags: string[]): string[] {
+    return tags.filter((t) => t !== '' && !SUPPORTED.has(t.toLowerCase()));
+  }
+
+  private refuseExtensions(req: SipRequest, tx: ServerTransaction, tags: string[]): void {
+    const res = createResponse(req, 420);
+    res.append('Unsupported', tags.join(', '));
+    tx.respond(res);
+  }
+
+  /** Decrements Max-Forwards (adding 70 when absent); false when it was already 0. */
+  private decrementMaxForwards(req: SipRequest): boolean {
+    const mf = req.get('max-forwards');
+    const n = mf === undefined ? 70 : Number(mf);
+    if (n <= 0) return false;
+    req.set('Max-Forwards', String(n - 1));
+    return true;
+  }
+
+  private onePerDevice(bindings: Binding[]): Binding[] {
+    const byInstance = new Map<string, Binding>();
+    for (const b of bindings) {
+      const k = b.instance ?? `uri:${b.uri}`;
+      const cur = byInstance.get(k);
+      if (!cur || cur.updatedAt < b.updatedAt) byInstance.set(k, b);
+    }
+    return [...byInstance.values()];
+  }
+}
+
+export { header };

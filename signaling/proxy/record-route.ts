@@ -1,0 +1,87 @@
+/**
+ * Our Record-Route URIs and the flow token they carry. The token names the flows of both dialog ends
+ * and the caller's From tag, signed so that a forged Route cannot steer requests through us. With it,
+ * in-dialog requests reach a browser over its own WebSocket without resolving its `.invalid` Contact.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { parseNameAddr } from '../sip/name-addr';
+import { parseSipUri } from '../sip/uri';
+import { TransportName } from '../transport/flow';
+
+export interface LocalAddress {
+  host: string;
+  wsPort: number;
+  wsSecure: boolean;
+  sipPort: number;
+}
+
+export interface FlowToken {
+  /** Flow towards the dialog's caller. */
+  caller: string;
+  /** Flow towards the dialog's callee. */
+  callee: string;
+  /** The caller's From tag: a request carrying it as From tag travels caller → callee. */
+  callerTag: string;
+}
+
+export class RecordRoute {
+  private readonly secret: Buffer;
+
+  constructor(readonly local: LocalAddress, secret?: Buffer) {
+    this.secret = secret ?? randomBytes(32);
+  }
+
+  /** The Record-Route value to show peers reached over `transport`. */
+  value(transport: TransportName, token: FlowToken): string {
+    return `<sip:${this.encode(token)}@${this.hostPort(transport)};lr>`;
+  }
+
+  private hostPort(transport: TransportName): string {
+    const l = this.local;
+    if (transport === 'WS' || transport === 'WSS') return `${l.host}:${l.wsPort};transport=${l.wsSecure ? 'wss' : 'ws'}`;
+    if (transport === 'TCP') return `${l.host}:${l.sipPort};transport=tcp`;
+    return `${l.host}:${l.sipPort}`;
+  }
+
+  /** The Via sent-by to put on requests we send over `transport`. */
+  via(transport: TransportName, branch: string): string {
+    const l = this.local;
+    const port = transport === 'WS' || transport === 'WSS' ? l.wsPort : l.sipPort;
+    return `SIP/2.0/${transport} ${l.host}:${port};branch=${branch};rport`;
+  }
+
+  /** Whether a Route value names this server (its host and one of its ports). */
+  isOurs(route: string): boolean {
+    const na = parseNameAddr(route);
+    const uri = na ? parseSipUri(na.uri) : null;
+    if (!uri) return false;
+    const l = this.local;
+    const port = uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060);
+    return uri.host === l.host.toLowerCase() && (port === l.sipPort || port === l.wsPort);
+  }
+
+  /** The flow token inside one of our Route values, or null when absent or not signed by us. */
+  token(route: string): FlowToken | null {
+    const na = parseNameAddr(route);
+    const user = na ? parseSipUri(na.uri)?.user : null;
+    if (!user) return null;
+    const dot = user.lastIndexOf('.');
+    if (dot < 0) return null;
+    const payload = user.slice(0, dot);
+    const sig = Buffer.from(user.slice(dot + 1));
+    const expected = Buffer.from(this.sign(payload));
+    if (sig.length !== expected.length || !timingSafeEqual(sig, expected)) return null;
+    const parts = Buffer.from(payload, 'base64url').toString('utf8').split('\n');
+    if (parts.length !== 3) return null;
+    return { caller: parts[0], callee: parts[1], callerTag: parts[2] };
+  }
+
+  private encode(t: FlowToken): string {
+    const payload = Buffer.from(`${t.caller}\n${t.callee}\n${t.callerTag}`).toString('base64url');
+    return `${payload}.${this.sign(payload)}`;
+  }
+
+  private sign(payload: string): string {
+    return createHmac('sha256', this.secret).update(payload).digest('base64url').slice(0, 16);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Wires the signaling core together: transports → parser/checks → transaction layer → proxy
+ * (registrar, fork) → location and store. Nothing else knows all the pieces.
+ */
+import { RequestAuthenticator } from './auth/authenticate';
+import { DigestAuthenticator } from './auth/digest';
+import { Proxy } from './proxy/proxy';
+import { RecordRoute } from './proxy/record-route';
+import { Location } from './registrar/location';
+import { Registrar } from './registrar/registrar';
+import { TargetResolver } from './routing/target';
+import { SipRequest, SipResponse } from './sip/message';
+import { parseMessage } from './sip/parser';
+import { createResponse } from './sip/response';
+import { checkRequest, isSoundResponse } from './sip/validate';
+import { TransactionLayer } from './transaction/table';
+import { Flow, FlowHandler, FlowRegistry } from './transport/flow';
+import { TcpTransport } from './transport/tcp';
+import { UdpTransport } from './transport/udp';
+import { WsTransport } from './transport/ws';
+import type { Config } from '../shared/config';
+import type { Logger } from '../shared/log';
+import { Users } from '../shared/model/users';
+import type { Store } from '../shared/store';
+
+export interface SignalingServer {
+  wsPort: number;
+  sipPort: number;
+  location: Location;
+  close(): Promise<void>;
+}
+
+export async function startSignaling(config: Config, store: Store, log: Logger): Promise<SignalingServer> {
+  const s = config.server;
+  const users = new Users(store);
+  const location = new Location();
+  const digest = new DigestAuthenticator();
+  const auth = new RequestAuthenticator(digest, (realm, username) => users.digestHa1(realm, username), s.domain);
+
+  const handler: FlowHandler = {
+    onMessage: (data, flow) => receive(data, flow),
+    onFlowClosed: (flow) => location.flowClosed(flow.id),
+  };
+  const ws = new WsTransport(handler, {
+    maxPayload: s.ws_max_payload,
+    pingIntervalMs: s.ws_ping_interval > 0 ? s.ws_ping_interval * 1000 : 2 ** 31 - 1,
+    tls: s.tls_cert && s.tls_key ? { cert: s.tls_cert, key: s.tls_key } : undefined,
+  });
+  const udp = new UdpTransport(handler);
+  const tcp = new TcpTransport(handler, s.ws_max_payload);
+  const flows: FlowRegistry = {
+    get(id: string): Flow | undefined {
+      if (id.startsWith('w')) return ws.get(id);
+      if (id.startsWith('t')) return tcp.get(id);
+      const m = /^u(.+):(\d+)$/.exec(id);
+      return m ? udp.flow(m[1], Number(m[2])) : undefined;
+    },
+  };
+
+  const wsPort = await ws.listen(s.ws_port, s.bind);
+  const sipPort = await udp.listen(s.sip_port, s.bind);
+  await tcp.listen(sipPort, s.bind);
+
+  const host = s.bind === '0.0.0.0' || s.bind === '::' ? s.domain : s.bind;
+  const rr = new RecordRoute({ host, wsPort, wsSecure: ws.secure, sipPort });
+  const registrar = new Registrar({
+    domain: s.domain, minExpires: config.registrar.min_expires, maxExpires: config.registrar.max_expires,
+    defaultExpires: config.registrar.default_expires,
+  }, auth, location);
+  const proxy = new Proxy(
+    { domain: s.domain, timerCMs: config.proxy.timer_c * 1000 }, registrar, location, auth,
+    { exists: async (domain, username) => (await users.findByName(domain, username)) !== null },
+    new TargetResolver(s.domain, [host, s.bind]), rr, flows, log,
+  );
+  /** Where responses go (RFC 3261 §18.2.2, RFC 3581): the connection, or the UDP source address. */
+  const replyFlow = (req: SipRequest, flow: Flow): Flow => {
+    if (flow.reliable) return flow;
+    // The address is always the packet's source, never a host named in the message.
+    const via = req.topVia!;
+    return udp.flow(flow.remoteAddress, via.params.has('rport') ? flow.remotePort : via.port ?? 5060);
+  };
+  const layer = new TransactionLayer(proxy, replyFlow);
+  proxy.layer = layer;
+
+  function receive(data: Buffer, flow: Flow): void {
+    let msg;
+    try {
+      msg = parseMessage(data);
+    } catch (err) {
+      log.debug({ err, flow: flow.id }, 'unparsable message dropped');
+      return;
+    }
+    if (!msg) return;
+    if (msg instanceof SipResponse) {
+      if (isSoundResponse(msg)) layer.receiveResponse(msg);
+      return;
+    }
+    const req = msg as SipRequest;
+    const defect = checkRequest(req);
+    if (defect) {
+      // Nothing can be answered without a Via to send it along; an ACK is never answered.
+      if (req.method === 'ACK' || !req.vias || req.vias.length === 0) return;
+      const res = createResponse(req, defect.status, defect.reason);
+      if (defect.status === 501) res.append('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE');
+      replyFlow(req, flow).send(res.toBuffer());
+      return;
+    }
+    layer.receiveRequest(req, flow);
+  }
+
+  log.info({ wsPort, sipPort, bind: s.bind, domain: s.domain, secure: ws.secure }, 'signaling listening');
+  return {
+    wsPort, sipPort, location,
+    async close() {
+      await Promise.all([ws.close(), udp.close(), tcp.close()]);
+      location.close();
+      digest.close();
+    },
+  };
+}

@@ -1,0 +1,136 @@
+/** Client transactions (RFC 3261 §17.1, with RFC 6026's Accepted state for INVITE). */
+import { header, SipRequest, SipResponse } from '../sip/message';
+import { Flow } from '../transport/flow';
+import { Timers, T2 } from './timers';
+import { Transaction } from './transaction';
+
+/** The only way up from a client transaction. */
+export interface ClientTransactionUser {
+  onResponse(res: SipResponse, tx: ClientTransaction): void;
+  /** Timer B/F fired, or the flow could not carry the request. */
+  onFailure(tx: ClientTransaction, reason: 'timeout' | 'transport'): void;
+}
+
+export abstract class ClientTransaction extends Transaction {
+  protected bytes: Buffer;
+  gotProvisional = false;
+
+  constructor(key: string, request: SipRequest, flow: Flow, protected readonly user: ClientTransactionUser) {
+    super(key, request, flow, request.method === 'INVITE' ? 'calling' : 'trying');
+    this.bytes = request.toBuffer();
+  }
+
+  start(): void {
+    if (!this.flow.send(this.bytes)) {
+      // Report asynchronously so that callers never see re-entrant callbacks from start().
+      queueMicrotask(() => this.fail('transport'));
+      return;
+    }
+    this.armTimers();
+  }
+
+  protected abstract armTimers(): void;
+  abstract receive(res: SipResponse): void;
+
+  protected fail(reason: 'timeout' | 'transport'): void {
+    if (this.state === 'terminated') return;
+    this.terminate();
+    this.user.onFailure(this, reason);
+  }
+
+  protected retransmit(timer: string, interval: number, cap: number, while_: () => boolean): void {
+    this.startTimer(timer, interval, () => {
+      if (!while_()) return;
+      this.flow.send(this.bytes);
+      this.retransmit(timer, Math.min(2 * interval, cap), cap, while_);
+    });
+  }
+}
+
+export class InviteClientTransaction extends ClientTransaction {
+  private ackBytes: Buffer | null = null;
+
+  protected armTimers(): void {
+    if (!this.flow.reliable) this.retransmit('A', Timers.A, Infinity, () => this.state === 'calling');
+    this.startTimer('B', Timers.B, () => {
+      if (this.state === 'calling') this.fail('timeout');
+    });
+  }
+
+  receive(res: SipResponse): void {
+    const s = res.status;
+    switch (this.state) {
+      case 'calling':
+      case 'proceeding':
+        this.stopTimer('A');
+        if (s < 200) {
+          this.state = 'proceeding';
+          this.gotProvisional = true;
+          this.stopTimer('B');
+          this.user.onResponse(res, this);
+        } else if (s < 300) {
+          this.stopTimer('B');
+          this.state = 'accepted';
+          this.startTimer('M', Timers.M, () => this.terminate());
+          this.user.onResponse(res, this);
+        } else {
+          this.stopTimer('B');
+          this.sendAck(res);
+          this.linger('completed', 'D', Timers.D(this.flow.reliable));
+          this.user.onResponse(res, this);
+        }
+        break;
+      case 'accepted':
+        if (s >= 200 && s < 300) this.user.onResponse(res, this);
+        break;
+      case 'completed':
+        if (s >= 300 && this.ackBytes) this.flow.send(this.ackBytes);
+        break;
+      default:
+    }
+  }
+
+  /** The hop-by-hop ACK for a non-2xx final (RFC 3261 §17.1.1.3). */
+  private sendAck(res: SipResponse): void {
+    const req = this.request;
+    const headers = [];
+    for (const h of req.headers) {
+      if (h.key === 'via') {
+        headers.push(header('Via', req.topVia!.raw));
+        break;
+      }
+    }
+    for (const key of ['max-forwards', 'from', 'call-id', 'route']) {
+      for (const h of req.headers) if (h.key === key) headers.push({ ...h });
+    }
+    const to = res.get('to');
+    if (to !== undefined) headers.push(header('To', to));
+    headers.push(header('CSeq', `${req.cseq!.seq} ACK`));
+    const ack = new SipRequest('ACK', req.uri, headers, Buffer.alloc(0));
+    this.ackBytes = ack.toBuffer();
+    this.flow.send(this.ackBytes);
+  }
+}
+
+export class NonInviteClientTransaction extends ClientTransaction {
+  protected armTimers(): void {
+    if (!this.flow.reliable) {
+      this.retransmit('E', Timers.E, T2, () => this.state === 'trying' || this.state === 'proceeding');
+    }
+    this.startTimer('F', Timers.F, () => this.fail('timeout'));
+  }
+
+  receive(res: SipResponse): void {
+    if (this.state !== 'trying' && this.state !== 'proceeding') return;
+    if (res.status < 200) {
+      this.state = 'proceeding';
+      this.gotProvisional = true;
+      this.user.onResponse(res, this);
+      return;
+    }
+    this.stopTimer('E');
+    this.stopTimer('F');
+    this.linger('completed', 'K', Timers.K(this.flow.reliable));
+    this.user.onResponse(res, this);
+  }
+}

@@ -1,0 +1,95 @@
+/** Server transactions (RFC 3261 §17.2, with RFC 6026's Accepted state for INVITE). */
+import { SipRequest, SipResponse } from '../sip/message';
+import { Flow } from '../transport/flow';
+import { Timers, T2 } from './timers';
+import { Transaction } from './transaction';
+
+export abstract class ServerTransaction extends Transaction {
+  lastResponse: SipResponse | null = null;
+  private lastBytes: Buffer | null = null;
+
+  /** @param replyFlow where responses go: the request's connection, or for UDP the Via-derived address. */
+  constructor(key: string, request: SipRequest, flow: Flow, readonly replyFlow: Flow, initial: 'proceeding' | 'trying') {
+    super(key, request, flow, initial);
+  }
+
+  abstract respond(res: SipResponse): void;
+  /** A retransmission of the request arrived. */
+  abstract onRetransmission(): void;
+
+  protected send(res: SipResponse): void {
+    this.lastResponse = res;
+    this.lastBytes = res.toBuffer();
+    this.replyFlow.send(this.lastBytes);
+  }
+
+  protected resend(): void {
+    if (this.lastBytes) this.replyFlow.send(this.lastBytes);
+  }
+}
+
+export class InviteServerTransaction extends ServerTransaction {
+  /** Called when Timer H fires: no ACK came for our non-2xx final. */
+  onAckTimeout: () => void = () => undefined;
+
+  constructor(key: string, request: SipRequest, flow: Flow, replyFlow: Flow) {
+    super(key, request, flow, replyFlow, 'proceeding');
+  }
+
+  respond(res: SipResponse): void {
+    if (this.state === 'proceeding') {
+      this.send(res);
+      if (res.status < 200) return;
+      if (res.status < 300) {
+        this.state = 'accepted';
+        this.startTimer('L', Timers.L, () => this.terminate());
+        return;
+      }
+      this.state = 'completed';
+      if (!this.replyFlow.reliable) this.retransmit(Timers.G);
+      this.startTimer('H', Timers.H, () => {
+        this.onAckTimeout();
+        this.terminate();
+      });
+    } else if (this.state === 'accepted' && res.status >= 200 && res.status < 300) {
+      // Retransmissions of the 2xx (and 2xx from other forks) pass straight through (RFC 6026 §7.1).
+      this.replyFlow.send(res.toBuffer());
+    }
+  }
+
+  private retransmit(interval: number): void {
+    this.startTimer('G', interval, () => {
+      if (this.state !== 'completed') return;
+      this.resend();
+      this.retransmit(Math.min(2 * interval, T2));
+    });
+  }
+
+  onRetransmission(): void {
+    if (this.state === 'proceeding' || this.state === 'completed') this.resend();
+  }
+
+  onAck(): void {
+    if (this.state !== 'completed') return;
+    this.stopTimer('G');
+    this.stopTimer('H');
+    this.linger('confirmed', 'I', Timers.I(this.replyFlow.reliable));
+  }
+}
+
+export class NonInviteServerTransaction extends ServerTransaction {
+  constructor(key: string, request: SipRequest, flow: Flow, replyFlow: Flow) {
+    super(key, request, flow, replyFlow, 'trying');
+  }
+
+  respond(res: SipResponse): void {
+    if (this.state !== 'trying' && this.state !== 'proceeding') return;
+    this.send(res);
+    if (res.status < 200) this.state = 'proceeding';
+    else this.linger('completed', 'J', Timers.J(this.replyFlow.reliable));
+  }
+
+  onRetransmission(): void {
+    if (this.state === 'proceeding' || this.state === 'completed') this.resend();
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The transaction layer: matches requests and responses to transactions (RFC 3261 §17.1.3, §17.2.3)
+ * and hands everything else to its single TransactionUser.
+ */
+import { randomBytes } from 'node:crypto';
+import { SipRequest, SipResponse } from '../sip/message';
+import { MAGIC_COOKIE, sentBy } from '../sip/via';
+import { Flow } from '../transport/flow';
+import { ClientTransaction, ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './client';
+import { InviteServerTransaction, NonInviteServerTransaction, ServerTransaction } from './server';
+
+export interface TransactionUser {
+  /** A new request, with the server transaction that will carry its responses. */
+  onRequest(req: SipRequest, tx: ServerTransaction): void;
+  /** A CANCEL (already answered 200 when it matched) and the INVITE transaction it targets, if any. */
+  onCancel(cancel: SipRequest, tx: NonInviteServerTransaction, invite: InviteServerTransaction | null): void;
+  /** An ACK that matched no transaction: the end-to-end ACK for a 2xx. */
+  onAck(ack: SipRequest, flow: Flow): void;
+}
+
+/** Where a response to a request received on `flow` must be sent (RFC 3261 §18.2.2, RFC 3581). */
+export type ReplyFlow = (req: SipRequest, flow: Flow) => Flow;
+
+const BRANCH_PREFIX = MAGIC_COOKIE + randomBytes(4).toString('hex');
+
+export class TransactionLayer {
+  private servers = new Map<string, ServerTransaction>();
+  private clients = new Map<string, ClientTransaction>();
+  private branchSeq = 0;
+
+  constructor(private readonly tu: TransactionUser, private readonly replyFlow: ReplyFlow) {}
+
+  /** A branch unique to this process (RFC 3261 §8.1.1.7). */
+  newBranch(): string {
+    return `${BRANCH_PREFIX}.${(this.branchSeq++).toString(36)}`;
+  }
+
+  get size(): { server: number; client: number } {
+    return { server: this.servers.size, client: this.clients.size };
+  }
+
+  receiveRequest(req: SipRequest, flow: Flow): void {
+    const method = req.method === 'ACK' ? 'INVITE' : req.method;
+    const key = serverKey(req, method);
+    const existing = this.servers.get(key);
+    if (req.method === 'ACK') {
+      if (existing instanceof InviteServerTransaction && existing.state !== 'accepted') existing.onAck();
+      else this.tu.onAck(req, flow);
+      return;
+    }
+    if (existing) {
+      existing.onRetransmission();
+      return;
+    }
+    const reply = this.replyFlow(req, flow);
+    const tx = req.method === 'INVITE'
+      ? new InviteServerTransaction(key, req, flow, reply)
+      : new NonInviteServerTransaction(key, req, flow, reply);
+    this.servers.set(key, tx);
+    tx.whenTerminated(() => this.servers.delete(key));
+    if (req.method === 'CANCEL') {
+      const invite = this.servers.get(serverKey(req, 'INVITE'));
+      this.tu.onCancel(req, tx as NonInviteServerTransaction, invite instanceof InviteServerTransaction ? invite : null);
+      return;
+    }
+    this.tu.onRequest(req, tx);
+  }
+
+  /** Returns false when the response matched no client transaction. */
+  receiveResponse(res: SipResponse): boolean {
+    const via = res.topVia;
+    if (!via || !via.branch || !res.cseq) return false;
+    const tx = this.clients.get(`${via.branch}|${res.cseq.method}`);
+    if (!tx) return false;
+    tx.receive(res);
+    return true;
+  }
+
+  /** Sends `req` (its top Via already carrying a branch from newBranch()) in a new client transaction. */
+  sendRequest(req: SipRequest, flow: Flow, user: ClientTransactionUser): ClientTransaction {
+    const key = `${req.topVia!.branch}|${req.method}`;
+    const tx = req.method === 'INVITE'
+      ? new InviteClientTransaction(key, req, flow, user)
+      : new NonInviteClientTransaction(key, req, flow, user);
+    this.clients.set(key, tx);
+    tx.whenTerminated(() => this.clients.delete(key));
+    tx.start();
+    return tx;
+  }
+}
+
+function serverKey(req: SipRequest, method: string): string {
+  const via = req.topVia!;
+  if (via.branch && via.branch.length > MAGIC_COOKIE.length && via.branch.startsWith(MAGIC_COOKIE)) {
+    return `${via.branch}|${sentBy(via)}|${method}`;
+  }
+  // RFC 2543 peers have no usable branch: match on the dialog-ish fields instead (§17.2.3).
+  return `2543|${req.callId}|${req.cseq!.seq}|${req.fromTag ?? ''}|${via.raw}|${method}`;
+}

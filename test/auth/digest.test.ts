@@ -1,0 +1,40 @@
+import { expect } from 'chai';
+import { DigestAuthenticator, md5, parseDigest } from '../../signaling/auth/digest';
+
+function answer(nonce: string, nc = '00000001', password = 'secret') {
+  const ha1 = md5(`alice:wac.local:${password}`);
+  const ha2 = md5('REGISTER:sip:wac.local');
+  const response = md5(`${ha1}:${nonce}:${nc}:cn:auth:${ha2}`);
+  return parseDigest(`Digest username="alice", realm="wac.local", nonce="${nonce}", uri="sip:wac.local", response="${response}", qop=auth, nc=${nc}, cnonce="cn", algorithm=MD5`)!;
+}
+
+describe('auth/digest', () => {
+  const d = new DigestAuthenticator(1000);
+  after(() => d.close());
+  const ha1 = md5('alice:wac.local:secret');
+
+  it('offers MD5 with qop="auth" only', () => {
+    const c = d.challenge('wac.local');
+    expect(c).to.match(/^Digest realm="wac.local", nonce="[^"]+", algorithm=MD5, qop="auth"$/);
+  });
+
+  it('accepts a correct response once and refuses its replay', () => {
+    const nonce = d.newNonce();
+    expect(d.verify(answer(nonce), 'REGISTER', ha1)).to.equal('ok');
+    expect(d.verify(answer(nonce), 'REGISTER', ha1)).to.equal('stale');
+    expect(d.verify(answer(nonce, '00000002'), 'REGISTER', ha1)).to.equal('ok');
+  });
+
+  it('refuses a wrong password, a forged nonce and another method', () => {
+    const nonce = d.newNonce();
+    expect(d.verify(answer(nonce, '00000001', 'wrong'), 'REGISTER', ha1)).to.equal('bad');
+    expect(d.verify(answer(nonce.replace(/.$/, 'x')), 'REGISTER', ha1)).to.equal('bad');
+    expect(d.verify(answer(nonce), 'INVITE', ha1)).to.equal('bad');
+  });
+
+  it('reports an expired nonce as stale', async () => {
+    const nonce = d.newNonce();
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(d.verify(answer(nonce), 'REGISTER', ha1)).to.equal('stale');
+  });
+});

@@ -94,6 +94,8 @@ export class Proxy implements TransactionUser {
       res.append('Proxy-Authenticate', this.auth.challenge(auth.stale));
       return tx.respond(res);
     }
+    // Credentials for our realm were consumed here: the callee has no business seeing them.
+    req.headers = req.headers.filter((h) => h.key !== 'proxy-authorization' || !h.value.includes(`realm="${this.auth.realm}"`));
     const from = parseSipUri(req.from!.uri);
     if (!from || from.user !== auth.username || from.host !== this.opts.domain) {
       return tx.respond(createResponse(req, 403, 'From Does Not Match Credentials'));

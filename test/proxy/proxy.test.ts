@@ -1,0 +1,167 @@
+import { expect } from 'chai';
+import { SipRequest, SipResponse } from '../../signaling/sip/message';
+import { startTestServer, TestServer } from '../support/server';
+import { digestAnswer, rnd, UdpPeer } from '../support/udp-peer';
+
+/** A response to `req` from a UDP peer acting as UAS, echoing its Via/From/To/Call-ID/CSeq. */
+function reply(req: SipRequest, status: string, toTag: string | null, extra: string[] = []): string {
+  const lines = [`SIP/2.0 ${status}`];
+  for (const h of req.headers) {
+    if (h.key === 'to') lines.push(`To: ${h.value}${toTag && !req.toTag ? `;tag=${toTag}` : ''}`);
+    else if (['via', 'from', 'call-id', 'cseq', 'record-route'].includes(h.key)) lines.push(`${h.name}: ${h.value}`);
+  }
+  return [...lines, ...extra, 'Content-Length: 0', '', ''].join('\r\n');
+}
+
+describe('stateful proxy over UDP', () => {
+  let srv: TestServer;
+  let alice: UdpPeer;
+  let bob1: UdpPeer;
+  let bob2: UdpPeer;
+
+  async function registerPeer(peer: UdpPeer, user: string) {
+    const msg = (cseq: number, auth?: string) => [
+      'REGISTER sip:wac.local SIP/2.0', `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};rport;branch=z9hG4bK${rnd()}`,
+      'Max-Forwards: 70', `From: <sip:${user}@wac.local>;tag=${rnd()}`, `To: <sip:${user}@wac.local>`, `Call-ID: reg-${peer.port}`,
+      `CSeq: ${cseq} REGISTER`, `Contact: <sip:${user}@127.0.0.1:${peer.port}>`, ...(auth ? [`Authorization: ${auth}`] : []),
+      'Content-Length: 0', '', ''].join('\r\n');
+    peer.send(msg(1), srv.sipPort);
+    const ch = await peer.response();
+    peer.send(msg(2, digestAnswer(ch.get('www-authenticate')!, user, `pw-${user}`, 'REGISTER', 'sip:wac.local')), srv.sipPort);
+    expect((await peer.response()).status).to.equal(200);
+  }
+
+  function invite(to: string, o: { cseq: number; callId: string; branch?: string; auth?: string; mf?: number }): string {
+    return [
+      `INVITE sip:${to}@wac.local SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${alice.port};rport;branch=${o.branch ?? `z9hG4bK${rnd()}`}`,
+      `Max-Forwards: ${o.mf ?? 70}`, 'From: <sip:alice@wac.local>;tag=alicetag', `To: <sip:${to}@wac.local>`, `Call-ID: ${o.callId}`,
+      `CSeq: ${o.cseq} INVITE`, `Contact: <sip:alice@127.0.0.1:${alice.port}>`, ...(o.auth ? [`Proxy-Authorization: ${o.auth}`] : []),
+      'Content-Type: application/sdp', 'Content-Length: 4', '', 'v=0;'].join('\r\n');
+  }
+
+  /** Sends an INVITE, answers the 407, and returns the branch of the authenticated INVITE. */
+  async function authedInvite(to: string, callId: string): Promise<string> {
+    alice.send(invite(to, { cseq: 1, callId }), srv.sipPort);
+    const ch = await alice.response();
+    expect(ch.status).to.equal(407);
+    alice.send(ack(ch, 1, `sip:${to}@wac.local`), srv.sipPort);
+    const branch = `z9hG4bK${rnd()}`;
+    alice.send(invite(to, { cseq: 2, callId, branch, auth: digestAnswer(ch.get('proxy-authenticate')!, 'alice', 'pw-alice', 'INVITE', `sip:${to}@wac.local`) }), srv.sipPort);
+    return branch;
+  }
+
+  function ack(res: SipResponse, cseq: number, uri: string, routes: string[] = []): string {
+    return [`ACK ${uri} SIP/2.0`, `Via: ${res.getAll('via')[0]}`, 'Max-Forwards: 70', `From: ${res.get('from')}`, `To: ${res.get('to')}`,
+      `Call-ID: ${res.callId}`, `CSeq: ${cseq} ACK`, ...routes.map((r) => `Route: ${r}`), 'Content-Length: 0', '', ''].join('\r\n');
+  }
+
+  before(async () => {
+    srv = await startTestServer();
+    for (const u of ['alice', 'bob', 'dave']) await srv.addUser(u, `pw-${u}`);
+    [alice, bob1, bob2] = await Promise.all([UdpPeer.open(), UdpPeer.open(), UdpPeer.open()]);
+    await registerPeer(alice, 'alice');
+    await registerPeer(bob1, 'bob');
+    await registerPeer(bob2, 'bob');
+  });
+  after(async () => {
+    for (const p of [alice, bob1, bob2]) p.close();
+    await srv.close();
+  });
+
+  it('answers 100 at once, challenges with 407, and refuses unknown (404) and unregistered (480) users', async () => {
+    alice.send(invite('bob', { cseq: 1, callId: rnd() }), srv.sipPort);
+    const trying = await alice.next();
+    expect((trying as SipResponse).status).to.equal(100);
+    expect((await alice.response()).status).to.equal(407);
+    await authedInvite('nobody', rnd());
+    expect((await alice.response()).status).to.equal(404);
+    await authedInvite('dave', rnd());
+    expect((await alice.response()).status).to.equal(480);
+  });
+
+  it('answers 483 when Max-Forwards is 0', async () => {
+    alice.send(invite('bob', { cseq: 1, callId: rnd(), mf: 0 }), srv.sipPort);
+    expect((await alice.response()).status).to.equal(483);
+  });
+
+  it('forks to both devices, forwards 180 and 200, CANCELs the loser with the Reason, routes ACK and BYE', async () => {
+    const callId = rnd();
+    await authedInvite('bob', callId);
+    const [in1, in2] = await Promise.all([bob1.request(), bob2.request()]);
+    for (const [inv, peer] of [[in1, bob1], [in2, bob2]] as const) {
+      expect(inv.method).to.equal('INVITE');
+      expect(inv.uri).to.equal(`sip:bob@127.0.0.1:${peer.port}`);
+      expect(inv.get('max-forwards')).to.equal('69');
+      expect(inv.getAll('record-route').length).to.equal(1);
+      expect(inv.vias!.length).to.equal(2);
+      expect(inv.has('proxy-authorization')).to.equal(false);
+      expect(inv.body.toString()).to.equal('v=0;');
+    }
+    bob1.send(reply(in1, '180 Ringing', 'b1'), srv.sipPort);
+    bob2.send(reply(in2, '180 Ringing', 'b2'), srv.sipPort);
+    const r1 = await alice.response();
+    expect(r1.status).to.equal(180);
+    expect(r1.vias!.length).to.equal(1);
+    expect((await alice.response()).status).to.equal(180);
+    bob1.send(reply(in1, '200 OK', 'b1', [`Contact: <sip:bob@127.0.0.1:${bob1.port}>`]), srv.sipPort);
+    const ok = await alice.response();
+    expect(ok.status).to.equal(200);
+    const cancel = await bob2.request();
+    expect(cancel.method).to.equal('CANCEL');
+    expect(cancel.get('reason')).to.equal('SIP ;cause=200 ;text="Call completed elsewhere"');
+    expect(cancel.topVia!.branch).to.equal(in2.topVia!.branch);
+    bob2.send(reply(cancel, '200 OK', null), srv.sipPort);
+    bob2.send(reply(in2, '487 Request Terminated', 'b2'), srv.sipPort);
+    const hopAck = await bob2.request();
+    expect(hopAck.method).to.equal('ACK');
+    expect(hopAck.topVia!.branch).to.equal(in2.topVia!.branch);
+
+    const routes = ok.getAll('record-route');
+    alice.send(ack(ok, 2, `sip:bob@127.0.0.1:${bob1.port}`, routes).replace(/branch=[^;\r]+/, `branch=z9hG4bK${rnd()}`), srv.sipPort);
+    const e2eAck = await bob1.request();
+    expect(e2eAck.method).to.equal('ACK');
+    expect(e2eAck.has('route')).to.equal(false);
+
+    alice.send([`BYE sip:bob@127.0.0.1:${bob1.port} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${alice.port};rport;branch=z9hG4bK${rnd()}`,
+      'Max-Forwards: 70', 'From: <sip:alice@wac.local>;tag=alicetag', `To: ${ok.get('to')}`, `Call-ID: ${callId}`, 'CSeq: 3 BYE',
+      ...routes.map((r) => `Route: ${r}`), 'Content-Length: 0', '', ''].join('\r\n'), srv.sipPort);
+    const bye = await bob1.request();
+    expect(bye.method).to.equal('BYE');
+    bob1.send(reply(bye, '200 OK', null), srv.sipPort);
+    expect((await alice.response()).status).to.equal(200);
+  });
+
+  it('sends the best final response when every branch fails: 486 and 603 give 603', async () => {
+    await authedInvite('bob', rnd());
+    const [in1, in2] = await Promise.all([bob1.request(), bob2.request()]);
+    bob1.send(reply(in1, '486 Busy Here', 'b1'), srv.sipPort);
+    await bob1.request(); // hop-by-hop ACK
+    bob2.send(reply(in2, '603 Decline', 'b2'), srv.sipPort);
+    await bob2.request();
+    expect((await alice.response()).status).to.equal(603);
+  });
+
+  it('answers a caller CANCEL with 200, cancels every ringing branch and returns 487', async () => {
+    const callId = rnd();
+    const branch = await authedInvite('bob', callId);
+    const [in1, in2] = await Promise.all([bob1.request(), bob2.request()]);
+    bob1.send(reply(in1, '180 Ringing', 'b1'), srv.sipPort);
+    bob2.send(reply(in2, '180 Ringing', 'b2'), srv.sipPort);
+    await alice.response();
+    await alice.response();
+    alice.send([`CANCEL sip:bob@wac.local SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${alice.port};rport;branch=${branch}`,
+      'Max-Forwards: 70', 'From: <sip:alice@wac.local>;tag=alicetag', 'To: <sip:bob@wac.local>', `Call-ID: ${callId}`,
+      'CSeq: 2 CANCEL', 'Content-Length: 0', '', ''].join('\r\n'), srv.sipPort);
+    const c200 = await alice.response();
+    expect(c200.status).to.equal(200);
+    expect(c200.cseq!.method).to.equal('CANCEL');
+    for (const [peer, inv] of [[bob1, in1], [bob2, in2]] as const) {
+      const c = await peer.request();
+      expect(c.method).to.equal('CANCEL');
+      peer.send(reply(c, '200 OK', null), srv.sipPort);
+      peer.send(reply(inv, '487 Request Terminated', peer === bob1 ? 'b1' : 'b2'), srv.sipPort);
+      expect((await peer.request()).method).to.equal('ACK');
+    }
+    expect((await alice.response()).status).to.equal(487);
+  });
+});

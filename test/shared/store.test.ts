@@ -246,8 +246,9 @@ describe('openStore', () => {
     }
   });
 
-  it('says the redis backend is not supported yet', async () => {
-    const err = await expectRejects(openStore(parseConfig('[store]\nbackend = redis\n')));
-    expect(err.message).to.match(/redis.*not yet supported/);
+  // Opening a RedisStore against a live server is tested in store-redis.test.ts.
+  it('fails fast, naming the URL, for the redis backend when Redis is unreachable', async () => {
+    const err = await expectRejects(openStore(parseConfig('[store]\nbackend = redis\nredis_url = redis://127.0.0.1:1\n')));
+    expect(err.message).to.contain('cannot connect to Redis at redis://127.0.0.1:1');
   });
 });

@@ -74,10 +74,10 @@ export async function startSignaling(config: Config, store: Store, log: Logger):
   );
   /** Where responses go (RFC 3261 §18.2.2, RFC 3581): the connection, or the UDP source address. */
   const replyFlow = (req: SipRequest, flow: Flow): Flow => {
-    if (flow.reliable) return flow;
     // The address is always the packet's source, never a host named in the message.
-    const via = req.topVia!;
-    return udp.flow(flow.remoteAddress, via.params.has('rport') ? flow.remotePort : via.port ?? 5060);
+    const via = req.topVia;
+    if (flow.reliable || !via || via.params.has('rport')) return flow;
+    return udp.flow(flow.remoteAddress, via.port ?? 5060);
   };
   const layer = new TransactionLayer(proxy, replyFlow);
   proxy.layer = layer;
@@ -98,8 +98,8 @@ export async function startSignaling(config: Config, store: Store, log: Logger):
     const req = msg as SipRequest;
     const defect = checkRequest(req);
     if (defect) {
-      // Nothing can be answered without a Via to send it along; an ACK is never answered.
-      if (req.method === 'ACK' || !req.vias || req.vias.length === 0) return;
+      // A response without any Via could never be matched; an ACK is never answered.
+      if (req.method === 'ACK' || !req.has('via')) return;
       const res = createResponse(req, defect.status, defect.reason);
       if (defect.status === 501) res.append('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE');
       replyFlow(req, flow).send(res.toBuffer());

@@ -92,6 +92,13 @@ const authSchema = z.strictObject({
   jwt_secret: optionalString(),
   admin_username: nonEmpty().default('admin'),
   admin_password: optionalString(),
+  token_expires: int(60, 31 * 86400).default(3600),
+  refresh_expires: int(60, 365 * 86400).default(30 * 86400),
+});
+
+const usersSchema = z.strictObject({
+  default_timezone: nonEmpty().default('Europe/Madrid'),
+  default_locale: nonEmpty().default('en-US'),
 });
 
 const configSchema = z.strictObject({
@@ -106,6 +113,7 @@ const configSchema = z.strictObject({
   proxy: proxySchema.prefault({}),
   store: storeSchema.prefault({}),
   auth: authSchema.prefault({}),
+  users: usersSchema.prefault({}),
 });
 
 export type Config = z.output<typeof configSchema> & { usersGroupEnabled: boolean };

@@ -1,8 +1,17 @@
-import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
+/** Users and their password (the `basic` credential), over the Store primitives. */
+import { randomUUID } from 'node:crypto';
 import type { Store, WriteOp } from '../store/store';
 import { keys } from '../store/keys';
+import { Collection } from './collection';
+import { ModelError } from './errors';
+import { commit, emptyPlan, mergePlans, Plan } from './plan';
+import { digestHa1, slowHash, verifySlowHash } from './secret';
+
+export { ModelError } from './errors';
+export type { ModelErrorCode } from './errors';
 
 export type Role = 'admin' | 'user' | 'anonymous';
+export const ROLES: readonly Role[] = ['admin', 'user', 'anonymous'];
 
 export interface User {
   id: string;
@@ -10,7 +19,13 @@ export interface User {
   username: string;
   role: Role;
   email?: string;
+  capabilities: string[];
+  mobilePhone: string[];
+  currentTimezone: string;
+  locale: string;
+  alias?: string;
   createdAt: string;
+  updatedAt: string;
 }
 
 export interface NewUser {
@@ -19,58 +34,77 @@ export interface NewUser {
   password?: string;
   role?: Role;
   email?: string;
+  capabilities?: string[];
+  mobilePhone?: string[];
+  currentTimezone?: string;
+  locale?: string;
+  alias?: string;
 }
 
-export type ModelErrorCode = 'conflict' | 'not_found' | 'invalid';
+export type UserPatch = Partial<Pick<User, 'email' | 'role' | 'capabilities' | 'mobilePhone' | 'currentTimezone' | 'locale' | 'alias'>>;
 
-export class ModelError extends Error {
-  override name = 'ModelError';
-  constructor(
-    readonly code: ModelErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
+export interface UserDefaults {
+  timezone: string;
+  locale: string;
 }
 
-const ROLES: readonly Role[] = ['admin', 'user', 'anonymous'];
-
-// N=2^14, r=8 costs ~16 MiB and tens of ms per check: slow enough to hurt offline
-// guessing, cheap enough for interactive admin logins.
-const SCRYPT = { N: 16384, r: 8, p: 1, keyLen: 32, saltLen: 16 };
+/** What a basic credential stores for a user: never the password itself. */
+export interface BasicSecret {
+  credentialId?: string;
+  /** ms since epoch after which the password stops working; absent = no expiry. */
+  expiresAt?: number;
+}
 
 export class Users {
-  constructor(private readonly store: Store) {}
+  readonly docs: Collection<User>;
 
-  async create(input: NewUser): Promise<User> {
-    const { domain, username, password, role = 'user', email } = input;
+  constructor(
+    private readonly store: Store,
+    private readonly defaults: UserDefaults = { timezone: 'Europe/Madrid', locale: 'en-US' },
+  ) {
+    this.docs = new Collection<User>(store, 'user');
+  }
+
+  /** The ops creating a user; nothing is written. */
+  planCreate(input: NewUser): { user: User; plan: Plan } {
+    const { domain, username, role = 'user' } = input;
     validateName(domain, username);
     if (!ROLES.includes(role)) throw new ModelError('invalid', `role must be one of ${ROLES.join(', ')}`);
-    if (password !== undefined) validatePassword(password);
-
+    const now = new Date().toISOString();
     const user: User = {
       id: randomUUID(),
       domain,
       username,
       role,
-      ...(email !== undefined && { email }),
-      createdAt: new Date().toISOString(),
+      ...(input.email !== undefined && { email: input.email }),
+      capabilities: input.capabilities ?? [],
+      mobilePhone: input.mobilePhone ?? [],
+      currentTimezone: input.currentTimezone ?? this.defaults.timezone,
+      locale: input.locale ?? this.defaults.locale,
+      ...(input.alias !== undefined && { alias: input.alias }),
+      createdAt: now,
+      updatedAt: now,
     };
-    const ops: WriteOp[] = [
-      { op: 'hset', key: keys.user(user.id), fields: { ...user } },
-      { op: 'set', key: keys.userByName(domain, username), value: user.id },
-    ];
-    if (password !== undefined) {
-      ops.push({ op: 'hset', key: keys.basicCredential(user.id), fields: await credential(domain, username, password) });
-    }
-    const written = await this.store.write(ops, { absent: [keys.userByName(domain, username)] });
-    if (!written) throw new ModelError('conflict', `user ${username} already exists in ${domain}`);
+    const plan = emptyPlan();
+    plan.ops.push(...this.docs.putOps(user), { op: 'set', key: keys.userByName(domain, username), value: user.id });
+    plan.absent.push({
+      key: keys.userByName(domain, username),
+      error: new ModelError('conflict', `user ${username} already exists in domain ${domain}`, { field: 'username' }),
+    });
+    return { user, plan };
+  }
+
+  /** Creates a user, with a password when given (tests and the first admin use this shortcut). */
+  async create(input: NewUser): Promise<User> {
+    const { user, plan } = this.planCreate(input);
+    const parts = [plan];
+    if (input.password !== undefined) parts.push(await this.planPassword(user, input.password, {}, true));
+    await commit(this.store, mergePlans(...parts));
     return user;
   }
 
-  async get(id: string): Promise<User | null> {
-    const fields = await this.store.hgetall(keys.user(id));
-    return fields.id ? toUser(fields) : null;
+  get(id: string): Promise<User | null> {
+    return this.docs.get(id);
   }
 
   async findByName(domain: string, username: string): Promise<User | null> {
@@ -78,76 +112,99 @@ export class Users {
     return id ? this.get(id) : null;
   }
 
-  async setPassword(userId: string, password: string): Promise<void> {
+  list(): Promise<User[]> {
+    return this.docs.all();
+  }
+
+  async update(id: string, patch: UserPatch): Promise<User> {
+    const user = await this.get(id);
+    if (!user) throw new ModelError('not_found', `user ${id} does not exist`);
+    if (patch.role !== undefined && !ROLES.includes(patch.role)) {
+      throw new ModelError('invalid', `role must be one of ${ROLES.join(', ')}`, { field: 'role' });
+    }
+    const updated: User = { ...user, ...patch, updatedAt: new Date().toISOString() };
+    const plan = emptyPlan();
+    plan.ops.push(...this.docs.putOps(updated));
+    plan.present.push({ key: keys.user(id), error: new ModelError('not_found', `user ${id} does not exist`) });
+    await commit(this.store, plan);
+    return updated;
+  }
+
+  /**
+   * Deletes a user and the SIP mappings it owns (their identities return to the pool);
+   * credentials are kept, as in Quobis WAC.
+   */
+  async delete(id: string): Promise<void> {
+    const user = await this.get(id);
+    if (!user) throw new ModelError('not_found', `user ${id} does not exist`);
+    const owner = `wac-user:${id}`;
+    const ops: WriteOp[] = [...this.docs.deleteOps(id), { op: 'del', key: keys.userByName(user.domain, user.username) }];
+    for (const mappingId of await this.store.smembers(keys.sipMappingsByOwner(owner))) {
+      const raw = await this.store.get(keys.sipMapping(mappingId));
+      if (raw) ops.push({ op: 'del', key: keys.sipMappingByUsername((JSON.parse(raw) as { credential: { username: string } }).credential.username) });
+      ops.push({ op: 'del', key: keys.sipMapping(mappingId) }, { op: 'srem', key: 'index:sipmapping', members: [mappingId] });
+    }
+    ops.push({ op: 'del', key: keys.sipMappingsByOwner(owner) }, { op: 'del', key: keys.basicCredential(id) });
+    await commit(this.store, { ops, absent: [], present: [{ key: keys.user(id), error: new ModelError('not_found', `user ${id} does not exist`) }] });
+  }
+
+  /**
+   * The ops that set a user's password (HA1 for realm = domain, and a slow hash); `isNew` when the user
+   * is created in the same write, so that it need not exist yet.
+   */
+  async planPassword(user: User, password: string, secret: BasicSecret, isNew = false): Promise<Plan> {
+    validatePassword(password);
+    const fields: Record<string, string> = {
+      ha1: digestHa1(user.username, user.domain, password),
+      hash: await slowHash(password),
+    };
+    if (secret.credentialId !== undefined) fields.credentialId = secret.credentialId;
+    if (secret.expiresAt !== undefined) fields.expiresAt = String(secret.expiresAt);
+    const plan = emptyPlan();
+    // A previous password's lease must not linger on the new one.
+    plan.ops.push({ op: 'del', key: keys.basicCredential(user.id) }, { op: 'hset', key: keys.basicCredential(user.id), fields });
+    if (!isNew) plan.present.push({ key: keys.user(user.id), error: new ModelError('not_found', `user ${user.id} does not exist`) });
+    return plan;
+  }
+
+  async setPassword(userId: string, password: string, secret: BasicSecret = {}): Promise<void> {
     validatePassword(password);
     const user = await this.get(userId);
     if (!user) throw new ModelError('not_found', `no user ${userId}`);
-    const fields = await credential(user.domain, user.username, password);
-    // The guard catches a user removed while scrypt was running.
-    const written = await this.store.write([{ op: 'hset', key: keys.basicCredential(userId), fields }], {
-      present: [keys.user(userId)],
-    });
-    if (!written) throw new ModelError('not_found', `no user ${userId}`);
+    await commit(this.store, await this.planPassword(user, password, secret));
   }
 
-  /** HA1 for digest auth with realm = domain, or null if the user has no password. */
+  /** HA1 for digest auth with realm = domain, or null if the user has no password or its lease ran out. */
   async digestHa1(domain: string, username: string): Promise<string | null> {
     const id = await this.store.get(keys.userByName(domain, username));
-    return id ? this.store.hget(keys.basicCredential(id), 'ha1') : null;
+    if (!id) return null;
+    const secret = await this.store.hgetall(keys.basicCredential(id));
+    return live(secret) ? secret.ha1 : null;
   }
 
   async verifyPassword(userId: string, password: string): Promise<boolean> {
-    const stored = await this.store.hget(keys.basicCredential(userId), 'hash');
-    if (!stored) return false;
-    const [scheme, n, r, p, salt, hash] = stored.split('$');
-    if (scheme !== 'scrypt' || hash === undefined) return false;
-    const expected = Buffer.from(hash, 'base64');
-    const actual = await scryptAsync(password, Buffer.from(salt, 'base64'), expected.length, {
-      N: Number(n),
-      r: Number(r),
-      p: Number(p),
-    });
-    return timingSafeEqual(actual, expected);
+    const secret = await this.store.hgetall(keys.basicCredential(userId));
+    if (!live(secret)) return false;
+    return verifySlowHash(secret.hash, password);
   }
 }
 
-async function credential(domain: string, username: string, password: string): Promise<Record<string, string>> {
-  const ha1 = createHash('md5').update(`${username}:${domain}:${password}`).digest('hex');
-  const { N, r, p, keyLen, saltLen } = SCRYPT;
-  const salt = randomBytes(saltLen);
-  const hash = await scryptAsync(password, salt, keyLen, { N, r, p });
-  return { ha1, hash: ['scrypt', N, r, p, salt.toString('base64'), hash.toString('base64')].join('$') };
+function live(secret: Record<string, string>): boolean {
+  if (!secret.ha1 || !secret.hash) return false;
+  return secret.expiresAt === undefined || Number(secret.expiresAt) > Date.now();
 }
 
-function scryptAsync(password: string, salt: Buffer, keyLen: number, params: { N: number; r: number; p: number }) {
-  return new Promise<Buffer>((resolve, reject) => {
-    // maxmem follows the parameters so hashes stored with a higher cost still verify.
-    scrypt(password, salt, keyLen, { ...params, maxmem: 256 * params.N * params.r * params.p }, (err, key) =>
-      err ? reject(err) : resolve(key),
-    );
-  });
-}
-
-function toUser(fields: Record<string, string>): User {
-  return {
-    id: fields.id,
-    domain: fields.domain,
-    username: fields.username,
-    role: fields.role as Role,
-    ...(fields.email !== undefined && { email: fields.email }),
-    createdAt: fields.createdAt,
-  };
-}
-
-// ':' would make the digest input `username:realm:password` ambiguous, and
-// whitespace/'@' cannot appear unescaped in a SIP URI user part.
 function validateName(domain: string, username: string): void {
-  if (!/^[A-Za-z0-9.-]+$/.test(domain)) throw new ModelError('invalid', `invalid domain ${JSON.stringify(domain)}`);
-  if (!username || /[\s:@\p{Cc}]/u.test(username)) {
-    throw new ModelError('invalid', `invalid username ${JSON.stringify(username)}`);
+  if (typeof domain !== 'string' || !/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(domain)) {
+    throw new ModelError('invalid', `invalid domain ${JSON.stringify(domain)}`, { field: 'domain' });
+  }
+  if (typeof username !== 'string' || username.length === 0 || /[\s:@\u0000-\u001f\u007f]/.test(username)) {
+    throw new ModelError('invalid', `invalid username ${JSON.stringify(username)}`, { field: 'username' });
   }
 }
 
 function validatePassword(password: string): void {
-  if (password.length === 0) throw new ModelError('invalid', 'password must not be empty');
+  if (typeof password !== 'string' || password.length === 0) {
+    throw new ModelError('invalid', 'password must be a non-empty string', { field: 'password' });
+  }
 }

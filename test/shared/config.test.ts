@@ -34,7 +34,8 @@ describe('config', () => {
       registrar: { min_expires: 60, max_expires: 3600, default_expires: 600 },
       proxy: { timer_c: 180 },
       store: { backend: 'memory', dir: './data', redis_url: 'redis://127.0.0.1:6379' },
-      auth: { admin_username: 'admin' },
+      auth: { admin_username: 'admin', token_expires: 3600, refresh_expires: 2592000 },
+      users: { default_timezone: 'Europe/Madrid', default_locale: 'en-US' },
       usersGroupEnabled: false,
     });
   });
@@ -79,6 +80,11 @@ redis_url = redis://redis:6379/2
 jwt_secret = abc
 admin_username = root
 admin_password = pw
+token_expires = 600
+refresh_expires = 7200
+[users]
+default_timezone = UTC
+default_locale = gl-ES
 `);
     expect(config.backend).to.deep.equal(['UsersGroup', 'Other']);
     expect(config.usersGroupEnabled).to.equal(true);
@@ -97,7 +103,10 @@ admin_password = pw
     expect(config.registrar).to.deep.equal({ min_expires: 30, max_expires: 7200, default_expires: 3600 });
     expect(config.proxy.timer_c).to.equal(200);
     expect(config.store).to.deep.equal({ backend: 'redis', dir: '/var/lib/wac', redis_url: 'redis://redis:6379/2' });
-    expect(config.auth).to.deep.equal({ jwt_secret: 'abc', admin_username: 'root', admin_password: 'pw' });
+    expect(config.auth).to.deep.equal({
+      jwt_secret: 'abc', admin_username: 'root', admin_password: 'pw', token_expires: 600, refresh_expires: 7200,
+    });
+    expect(config.users).to.deep.equal({ default_timezone: 'UTC', default_locale: 'gl-ES' });
   });
 
   it('treats a single `backend =` as a list and empty optional values as unset', () => {

@@ -1,18 +1,15 @@
-/** Process entry: config, logger, store, then the signaling core. */
+/** Process entry: config and logger, then the server; stops cleanly on SIGINT/SIGTERM. */
 import { loadConfig } from './shared/config';
 import { createLogger } from './shared/log';
-import { openStore } from './shared/store';
-import { startSignaling } from './signaling/server';
+import { startWac } from './wac';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.server.log_level);
-  const store = await openStore(config);
-  const signaling = await startSignaling(config, store, log);
+  const wac = await startWac(config, log);
   const stop = async (signal: string) => {
     log.info({ signal }, 'stopping');
-    await signaling.close();
-    await store.close();
+    await wac.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));

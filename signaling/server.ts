@@ -18,6 +18,7 @@ import { Flow, FlowHandler, FlowRegistry } from './transport/flow';
 import { TcpTransport } from './transport/tcp';
 import { UdpTransport } from './transport/udp';
 import { WsTransport } from './transport/ws';
+import type { TokenService } from '../shared/auth/jwt';
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { Users } from '../shared/model/users';
@@ -30,12 +31,15 @@ export interface SignalingServer {
   close(): Promise<void>;
 }
 
-export async function startSignaling(config: Config, store: Store, log: Logger): Promise<SignalingServer> {
+export async function startSignaling(config: Config, store: Store, log: Logger, tokens?: TokenService): Promise<SignalingServer> {
   const s = config.server;
   const users = new Users(store);
   const location = new Location();
   const digest = new DigestAuthenticator();
-  const auth = new RequestAuthenticator(digest, (realm, username) => users.digestHa1(realm, username), s.domain);
+  const auth = new RequestAuthenticator(digest, {
+    ha1: (realm, username) => users.digestHa1(realm, username),
+    exists: async (realm, username) => (await users.findByName(realm, username)) !== null,
+  }, s.domain, tokens);
 
   const handler: FlowHandler = {
     onMessage: (data, flow) => receive(data, flow),
@@ -112,6 +116,7 @@ export async function startSignaling(config: Config, store: Store, log: Logger):
   return {
     wsPort, sipPort, location,
     async close() {
+      layer.close();
       await Promise.all([ws.close(), udp.close(), tcp.close()]);
       location.close();
       digest.close();

@@ -66,6 +66,11 @@ export class TransactionLayer {
     this.tu.onRequest(req, tx);
   }
 
+  /** Ends every transaction and its timers (server shutdown). */
+  close(): void {
+    for (const tx of [...this.servers.values(), ...this.clients.values()]) tx.terminate();
+  }
+
   /** Returns false when the response matched no client transaction. */
   receiveResponse(res: SipResponse): boolean {
     const via = res.topVia;

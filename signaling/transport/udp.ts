@@ -23,19 +23,24 @@ export class UdpTransport {
     });
   }
 
+  private closed = false;
+
   flow(address: string, port: number): Flow {
     const socket = this.socket;
+    const isOpen = () => !this.closed;
     return {
       id: udpFlowId(address, port), transport: 'UDP', reliable: false, remoteAddress: address, remotePort: port,
       send(data: Buffer) {
+        if (!isOpen()) return false;
         socket.send(data, port, address);
         return true;
       },
-      isOpen: () => true,
+      isOpen,
     };
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
 }

@@ -1,47 +1,62 @@
-/** Starts a real server on ephemeral loopback ports with an embedded store in a temporary folder. */
+/**
+ * Starts the real server (signaling + admin API) on ephemeral loopback ports, with an embedded store
+ * in a temporary folder or, with `redisUrl`, a Redis store.
+ */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../shared/config';
 import { createLogger } from '../../shared/log';
 import { Users } from '../../shared/model/users';
-import { EmbeddedStore } from '../../shared/store/embedded';
-import { startSignaling, SignalingServer } from '../../signaling/server';
+import type { SignalingServer } from '../../signaling/server';
+import { startWac, Wac } from '../../wac';
 
 export interface TestServer {
   domain: string;
   wsUrl: string;
   wsPort: number;
   sipPort: number;
+  adminUrl: string;
   signaling: SignalingServer;
+  wac: Wac;
+  users: Users;
   addUser(username: string, password: string): Promise<void>;
   bindings(username: string): Promise<number>;
   close(): Promise<void>;
 }
 
-/** `ini` is appended to the test defaults (ephemeral ports, silent logs). */
-export async function startTestServer(opts: { ini?: string } = {}): Promise<TestServer> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wac-test-'));
-  const config = parseConfig(`[server]
+export const ADMIN_PASSWORD = 'admin-secret';
+
+/** `ini` is appended to the test defaults (ephemeral ports, silent logs, a first admin). */
+export async function startTestServer(opts: { ini?: string; redisUrl?: string; dir?: string } = {}): Promise<TestServer> {
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'wac-test-'));
+  const config = parseConfig(`backend[] = UsersGroup
+module = UsersGroup
+[server]
 domain = wac.local
 bind = 127.0.0.1
 ws_port = 0
 sip_port = 0
 admin_port = 0
 log_level = ${process.env.WAC_TEST_LOG ?? 'silent'}
+[auth]
+admin_password = ${ADMIN_PASSWORD}
 ${opts.ini ?? ''}
 [store]
+backend = ${opts.redisUrl ? 'redis' : 'memory'}
 dir = ${dir}
+${opts.redisUrl ? `redis_url = ${opts.redisUrl}` : ''}
 `);
-  const store = await EmbeddedStore.open(dir);
-  const users = new Users(store);
-  const signaling = await startSignaling(config, store, createLogger(config.server.log_level));
+  const wac = await startWac(config, createLogger(config.server.log_level));
+  const users = new Users(wac.store);
   const domain = config.server.domain;
+  const signaling = wac.signaling;
   return {
-    domain, signaling,
+    domain, signaling, wac, users,
     wsUrl: `ws://127.0.0.1:${signaling.wsPort}`,
     wsPort: signaling.wsPort,
     sipPort: signaling.sipPort,
+    adminUrl: `http://127.0.0.1:${wac.adminPort}`,
     async addUser(username, password) {
       await users.create({ domain, username, password });
     },
@@ -49,9 +64,8 @@ dir = ${dir}
       return signaling.location.count(`${username}@${domain}`);
     },
     async close() {
-      await signaling.close();
-      await store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await wac.close();
+      if (!opts.dir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,58 @@
+/** The admin REST API under /sapi: JSON in, JSON out, Bearer-JWT auth, OpenAPI at /sapi/openapi.json. */
+import express from 'express';
+import type { TokenService } from '../shared/auth/jwt';
+import type { Config } from '../shared/config';
+import type { Logger } from '../shared/log';
+import { Users } from '../shared/model/users';
+import type { Store } from '../shared/store';
+import { ApiRegistry } from './api';
+import { bearerAuthenticator } from './auth/bearer';
+import { tokenRoutes } from './auth/token';
+import { errorHandler, notFound } from './errors';
+import { userRoutes } from './routes/users';
+
+export interface AdminDeps {
+  config: Config;
+  store: Store;
+  log: Logger;
+  tokens: TokenService;
+}
+
+export function createAdminApp(deps: AdminDeps): { app: express.Express; api: ApiRegistry } {
+  const { config, store, log, tokens } = deps;
+  const users = new Users(store, { timezone: config.users.default_timezone, locale: config.users.default_locale });
+  const api = new ApiRegistry();
+  const defaultDomain = config.server.domain;
+
+  tokenRoutes(api, tokens, users, defaultDomain);
+  userRoutes(api, { users, defaultDomain, domainExists: async (d) => d === defaultDomain });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  const router = express.Router();
+  router.use(express.json({ limit: '256kb' }));
+  router.use(express.urlencoded({ extended: false, limit: '64kb' }));
+  const doc = api.openapi({ title: 'wac-ts admin API', version: '1' });
+  router.get('/openapi.json', (_req, res) => {
+    res.json(doc);
+  });
+  api.mount(router, bearerAuthenticator(tokens, users));
+  app.use('/sapi', router);
+  app.use(notFound);
+  app.use(errorHandler(log));
+  return { app, api };
+}
+
+/** Creates the first admin from [auth] admin_username / admin_password (or WAC_ADMIN_PASSWORD) when the store has no user. */
+export async function bootstrapAdmin(config: Config, store: Store, log: Logger): Promise<void> {
+  const users = new Users(store, { timezone: config.users.default_timezone, locale: config.users.default_locale });
+  if ((await users.list()).length > 0) return;
+  const password = process.env.WAC_ADMIN_PASSWORD || config.auth.admin_password;
+  if (!password) {
+    log.warn('the store has no user and no admin password is configured: set [auth] admin_password or WAC_ADMIN_PASSWORD');
+    return;
+  }
+  await users.create({ domain: config.server.domain, username: config.auth.admin_username, password, role: 'admin' });
+  log.info({ username: config.auth.admin_username }, 'created the first admin user');
+}

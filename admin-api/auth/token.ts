@@ -39,8 +39,8 @@ export function tokenRoutes(api: ApiRegistry, tokens: TokenService, users: Users
         return { body: issue(user) };
       }
       const user = await users.findByName(body.domain ?? defaultDomain, body.username);
-      // One answer for unknown users and wrong passwords: no user enumeration.
-      if (!user || !(await users.verifyPassword(user.id, body.password))) {
+      // One answer, in the same time, for unknown users and wrong passwords: no user enumeration.
+      if (!(await users.verifyPassword(user?.id ?? '', body.password)) || !user) {
         throw new ApiError(401, 'invalid_grant', 'invalid username or password');
       }
       return { body: issue(user) };

@@ -182,11 +182,21 @@ export class Users {
     return live(secret) ? secret.ha1 : null;
   }
 
+  /** Takes as long for a user without a password as for a wrong password, so logins do not reveal who exists. */
   async verifyPassword(userId: string, password: string): Promise<boolean> {
     const secret = await this.store.hgetall(keys.basicCredential(userId));
-    if (!live(secret)) return false;
+    if (!live(secret)) {
+      await verifySlowHash(await decoyHash(), password);
+      return false;
+    }
     return verifySlowHash(secret.hash, password);
   }
+}
+
+let decoy: Promise<string> | undefined;
+function decoyHash(): Promise<string> {
+  decoy ??= slowHash('decoy');
+  return decoy;
 }
 
 function live(secret: Record<string, string>): boolean {

@@ -43,7 +43,10 @@ export async function startSignaling(config: Config, store: Store, log: Logger, 
 
   const handler: FlowHandler = {
     onMessage: (data, flow) => receive(data, flow),
-    onFlowClosed: (flow) => location.flowClosed(flow.id),
+    onFlowClosed: (flow) => {
+      log.debug({ flow: flow.id, transport: flow.transport }, 'flow closed');
+      location.flowClosed(flow.id);
+    },
   };
   const ws = new WsTransport(handler, {
     maxPayload: s.ws_max_payload,
@@ -70,7 +73,7 @@ export async function startSignaling(config: Config, store: Store, log: Logger, 
   const registrar = new Registrar({
     domain: s.domain, minExpires: config.registrar.min_expires, maxExpires: config.registrar.max_expires,
     defaultExpires: config.registrar.default_expires,
-  }, auth, location);
+  }, auth, location, log);
   const proxy = new Proxy(
     { domain: s.domain, timerCMs: config.proxy.timer_c * 1000 }, registrar, location, auth,
     { exists: async (domain, username) => (await users.findByName(domain, username)) !== null },

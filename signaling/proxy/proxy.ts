@@ -128,6 +128,7 @@ export class Proxy implements TransactionUser {
       ctx.addBranch(out, flow);
       sent++;
     }
+    this.log.debug({ callId: req.callId, method: req.method, branches: sent }, 'request forked');
     if (sent === 0) tx.respond(createResponse(req, 480));
   }
 

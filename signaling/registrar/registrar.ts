@@ -6,6 +6,7 @@ import { createResponse } from '../sip/response';
 import { parseSipUri } from '../sip/uri';
 import { ServerTransaction } from '../transaction/server';
 import { Binding, Location } from './location';
+import type { Logger } from '../../shared/log';
 
 export interface RegistrarOptions {
   domain: string;
@@ -19,6 +20,7 @@ export class Registrar {
     private readonly opts: RegistrarOptions,
     private readonly auth: RequestAuthenticator,
     readonly location: Location,
+    private readonly log: Logger,
   ) {}
 
   async handle(req: SipRequest, tx: ServerTransaction): Promise<void> {
@@ -87,6 +89,7 @@ export class Registrar {
       };
       this.location.save(b);
     }
+    this.log.debug({ aor, flow: flowId, contacts: updates.length, expires: updates.map((u) => u.expires) }, 'registration updated');
     const res = this.ok(req, aor, now);
     const outbound = /(^|,)\s*outbound\s*(,|$)/i.test(req.getAll('supported').join(','));
     if (outbound && updates.some((u) => u.na.params.has('reg-id'))) res.append('Require', 'outbound');

@@ -5,6 +5,7 @@
  * final response is chosen and sent.
  */
 import { header, SipRequest, SipResponse } from '../sip/message';
+import { parseNameAddr } from '../sip/name-addr';
 import { createResponse } from '../sip/response';
 import { ClientTransaction, ClientTransactionUser } from '../transaction/client';
 import { ServerTransaction } from '../transaction/server';
@@ -12,10 +13,13 @@ import { TransactionLayer } from '../transaction/table';
 import { Flow } from '../transport/flow';
 
 export const COMPLETED_ELSEWHERE = 'SIP ;cause=200 ;text="Call completed elsewhere"';
+export const NOBODY_ANSWERED = 'SIP ;cause=480 ;text="No participant answered"';
 
 interface Branch {
   tx: ClientTransaction;
   flow: Flow;
+  /** Who this branch rings (a user id), reported as answered-by. */
+  label: string | null;
   final: number | null;
   cancelSent: boolean;
   /** CANCEL owed once the branch's first provisional arrives (§9.1 forbids CANCEL before it). */
@@ -25,28 +29,48 @@ interface Branch {
 
 export interface ForkOptions {
   timerCMs: number;
+  /**
+   * A group call (Quobis user groups): a participant's reject is not reported while others ring,
+   * a 6xx does not stop the others, and when nobody answers within `ringTimeoutMs` or every leg
+   * failed, the caller gets 480 with a Reason.
+   */
+  group?: { ringTimeoutMs: number };
+  /** The first 2xx went upstream; `label` is the branch's. */
+  onAnswered?(label: string | null, status: number): void;
+  /** A non-2xx final went upstream. */
+  onFailed?(status: number): void;
 }
 
 export class ResponseContext implements ClientTransactionUser {
   private branches = new Map<ClientTransaction, Branch>();
   private best: SipResponse | null = null;
   private finalSent = false;
+  private answered = false;
   private cancelled = false;
+  private ringTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly layer: TransactionLayer,
     private readonly server: ServerTransaction,
     private readonly opts: ForkOptions,
-  ) {}
+    /** Builds our Via for a request we originate on a branch's flow (the late-2xx hang-up). */
+    private readonly via: (flow: Flow) => string,
+  ) {
+    if (opts.group) {
+      this.ringTimer = setTimeout(() => this.giveUp(), opts.group.ringTimeoutMs);
+      this.ringTimer.unref();
+      server.whenTerminated(() => clearTimeout(this.ringTimer));
+    }
+  }
 
   get isInvite(): boolean {
     return this.server.request.method === 'INVITE';
   }
 
   /** Sends one branch; `req` is already a prepared copy with our Via on top. */
-  addBranch(req: SipRequest, flow: Flow): void {
+  addBranch(req: SipRequest, flow: Flow, label: string | null = null): void {
     const tx = this.layer.sendRequest(req, flow, this);
-    this.branches.set(tx, { tx, flow, final: null, cancelSent: false, cancelReason: undefined });
+    this.branches.set(tx, { tx, flow, label, final: null, cancelSent: false, cancelReason: undefined });
   }
 
   onResponse(res: SipResponse, tx: ClientTransaction): void {
@@ -63,15 +87,25 @@ export class ResponseContext implements ClientTransactionUser {
     b.final = s;
     this.clearTimerC(b);
     if (s < 300) {
+      if (this.finalSent && !this.answered) {
+        // The caller already has its final answer (the group ring timeout): end this leg ourselves.
+        if (first) this.hangUp(res, b);
+        return;
+      }
       // Every 2xx goes upstream, also after a final was sent: the caller ACKs and BYEs extras.
       this.finalSent = true;
       this.server.respond(upstream(res));
+      if (!this.answered) {
+        this.answered = true;
+        clearTimeout(this.ringTimer);
+        this.opts.onAnswered?.(b.label, s);
+      }
       if (first) this.cancelPending(COMPLETED_ELSEWHERE);
       return;
     }
     if (!first) return;
     this.consider(upstream(res));
-    if (s >= 600) this.cancelPending(null);
+    if (s >= 600 && !this.opts.group) this.cancelPending(null);
     this.maybeFinish();
   }
 
@@ -135,11 +169,45 @@ export class ResponseContext implements ClientTransactionUser {
   private maybeFinish(): void {
     if (this.finalSent) return;
     for (const b of this.branches.values()) if (b.final === null) return;
-    this.finalSent = true;
     let res = this.best ?? createResponse(this.server.request, 408);
     if (res.status === 503) res = reason(res, 500, 'Server Internal Error');
-    if (this.cancelled && res.status === 408) res = reason(res, 487, 'Request Terminated');
+    if (this.cancelled && (res.status === 408 || this.opts.group)) res = reason(res, 487, 'Request Terminated');
+    else if (this.opts.group) res = this.nobodyAnswered();
+    this.sendFinal(res);
+  }
+
+  /** The group's ring timeout: stop every leg and tell the caller nobody answered. */
+  private giveUp(): void {
+    if (this.finalSent) return;
+    this.cancelPending(NOBODY_ANSWERED);
+    this.sendFinal(this.nobodyAnswered());
+  }
+
+  private nobodyAnswered(): SipResponse {
+    const res = createResponse(this.server.request, 480);
+    res.append('Reason', NOBODY_ANSWERED);
+    return res;
+  }
+
+  private sendFinal(res: SipResponse): void {
+    this.finalSent = true;
+    clearTimeout(this.ringTimer);
     this.server.respond(res);
+    this.opts.onFailed?.(res.status);
+  }
+
+  /** ACK and BYE a 2xx that came too late to be passed on, so that no leg is left connected. */
+  private hangUp(res: SipResponse, b: Branch): void {
+    const contact = res.getAll('contact')[0];
+    const target = contact ? parseNameAddr(contact)?.uri : undefined;
+    const seq = res.cseq!.seq;
+    if (!target) return;
+    const dialog = (method: string, cseq: number) => new SipRequest(method, target, [
+      header('Via', this.via(b.flow)), header('Max-Forwards', '70'), header('From', res.get('from')!),
+      header('To', res.get('to')!), header('Call-ID', res.callId), header('CSeq', `${cseq} ${method}`),
+    ], Buffer.alloc(0));
+    b.flow.send(dialog('ACK', seq).toBuffer());
+    this.layer.sendRequest(dialog('BYE', seq + 1), b.flow, { onResponse: () => undefined, onFailure: () => undefined });
   }
 }
 

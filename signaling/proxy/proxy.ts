@@ -68,9 +68,11 @@ export class Proxy implements TransactionUser {
     if (!ack.toTag) return;
     const next = this.inDialogFlow(ack, flow);
     if (!next || !this.decrementMaxForwards(ack)) return;
-    ack.prepend('Via', this.rr.via(next.transport, this.layer.newBranch()));
+    ack.prepend('Via', this.ourVia(next));
     next.send(ack.toBuffer());
   }
+
+  private ourVia = (flow: Flow): string => this.rr.via(flow.transport, this.layer.newBranch());
 
   private async route(req: SipRequest, tx: ServerTransaction): Promise<void> {
     if (req.toTag) return this.routeInDialog(req, tx);
@@ -111,7 +113,7 @@ export class Proxy implements TransactionUser {
   /** Parallel fork to every device: the latest flow of each +sip.instance, every plain Contact. */
   private fork(req: SipRequest, tx: ServerTransaction, bindings: Binding[]): void {
     if (tx.state === 'terminated') return;
-    const ctx = new ResponseContext(this.layer, tx, { timerCMs: this.opts.timerCMs });
+    const ctx = new ResponseContext(this.layer, tx, { timerCMs: this.opts.timerCMs }, this.ourVia);
     this.contexts.set(tx, ctx);
     let sent = 0;
     for (const b of bindings) {
@@ -124,7 +126,7 @@ export class Proxy implements TransactionUser {
       out.uri = b.uri;
       for (let i = b.path.length - 1; i >= 0; i--) out.prepend('Route', b.path[i]);
       if (DIALOG_FORMING.has(req.method)) this.recordRoute(out, tx.flow, flow, req.fromTag ?? '');
-      out.prepend('Via', this.rr.via(flow.transport, this.layer.newBranch()));
+      out.prepend('Via', this.ourVia(flow));
       ctx.addBranch(out, flow);
       sent++;
     }
@@ -146,10 +148,10 @@ export class Proxy implements TransactionUser {
     if (!next) return tx.respond(createResponse(req, 404, 'No Route To Dialog Peer'));
     if (!next.isOpen()) return tx.respond(createResponse(req, 480, 'Dialog Peer Gone'));
     if (!this.decrementMaxForwards(req)) return tx.respond(createResponse(req, 483));
-    const ctx = new ResponseContext(this.layer, tx, { timerCMs: this.opts.timerCMs });
+    const ctx = new ResponseContext(this.layer, tx, { timerCMs: this.opts.timerCMs }, this.ourVia);
     this.contexts.set(tx, ctx);
     const out = req.clone();
-    out.prepend('Via', this.rr.via(next.transport, this.layer.newBranch()));
+    out.prepend('Via', this.ourVia(next));
     ctx.addBranch(out, next);
   }
 

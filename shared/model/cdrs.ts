@@ -1,0 +1,57 @@
+/** Call detail records: written by the signaling core when a call ends, read by the admin API. */
+import type { Store } from '../store/store';
+import { Collection } from './collection';
+import { commit, emptyPlan } from './plan';
+
+export type CallResult = 'answered' | 'no-answer' | 'busy' | 'rejected' | 'cancelled' | 'failed';
+export type CallKind = 'direct' | 'group' | 'trunk-in' | 'trunk-out';
+
+export interface Cdr {
+  id: string;
+  callId: string;
+  kind: CallKind;
+  /** Caller's user id when a local user called, else the caller's SIP identity. */
+  caller: string;
+  /** The user id, or the group id for a group call, or the dialled number. */
+  callee: string;
+  /** The user who answered (for a group call: the participant), if anyone did. */
+  answeredBy: string | null;
+  /** User ids this record concerns (caller, callee, participants who answered): who may read it. */
+  parties: string[];
+  start: string;
+  answer: string | null;
+  end: string;
+  /** Seconds from answer to end; 0 when never answered. */
+  duration: number;
+  result: CallResult;
+  /** The final SIP status the caller got. */
+  code: number;
+}
+
+export class Cdrs {
+  readonly docs: Collection<Cdr>;
+
+  constructor(private readonly store: Store) {
+    this.docs = new Collection<Cdr>(store, 'cdr');
+  }
+
+  async save(cdr: Cdr): Promise<void> {
+    const plan = emptyPlan();
+    plan.ops.push(...this.docs.putOps(cdr));
+    await commit(this.store, plan);
+  }
+
+  list(): Promise<Cdr[]> {
+    return this.docs.all();
+  }
+}
+
+/** The result a final status means for the caller (RFC 3261 §21 classes). */
+export function resultOf(status: number): CallResult {
+  if (status >= 200 && status < 300) return 'answered';
+  if (status === 487) return 'cancelled';
+  if (status === 486 || status === 600) return 'busy';
+  if (status === 408 || status === 480) return 'no-answer';
+  if (status === 603 || status === 403 || status === 404 || status === 604) return 'rejected';
+  return 'failed';
+}

@@ -1,0 +1,84 @@
+/**
+ * Follows each call from its INVITE to its end and writes one call detail record: unanswered calls
+ * when the final response goes to the caller, answered calls when the dialog ends (BYE) or, as a
+ * safety net, when it has been silent longer than `maxCallMs`.
+ */
+import { randomUUID } from 'node:crypto';
+import { CallKind, Cdr, Cdrs, resultOf } from '../../shared/model/cdrs';
+import type { Logger } from '../../shared/log';
+
+interface LiveCall {
+  id: string;
+  callId: string;
+  kind: CallKind;
+  caller: string;
+  callee: string;
+  parties: Set<string>;
+  answeredBy: string | null;
+  start: number;
+  answer: number | null;
+  code: number;
+  timer?: NodeJS.Timeout;
+}
+
+export class CdrRecorder {
+  private live = new Map<string, LiveCall>();
+
+  constructor(
+    private readonly cdrs: Cdrs,
+    private readonly log: Logger,
+    private readonly maxCallMs = 12 * 3600_000,
+  ) {}
+
+  /** A new call; `parties` are the user ids allowed to read its record. */
+  started(callId: string, kind: CallKind, caller: string, callee: string, parties: string[]): void {
+    if (this.live.has(callId)) return;
+    this.live.set(callId, {
+      id: randomUUID(), callId, kind, caller, callee, parties: new Set(parties), answeredBy: null,
+      start: Date.now(), answer: null, code: 0,
+    });
+  }
+
+  answered(callId: string, answeredBy: string | null, code: number): void {
+    const c = this.live.get(callId);
+    if (!c || c.answer !== null) return;
+    c.answer = Date.now();
+    c.code = code;
+    c.answeredBy = answeredBy;
+    if (answeredBy) c.parties.add(answeredBy);
+    c.timer = setTimeout(() => this.ended(callId), this.maxCallMs);
+    c.timer.unref();
+  }
+
+  /** The caller got a non-2xx final: the call never started. */
+  failed(callId: string, code: number): void {
+    const c = this.live.get(callId);
+    if (!c || c.answer !== null) return;
+    c.code = code;
+    this.finish(c);
+  }
+
+  /** The dialog ended (BYE seen). */
+  ended(callId: string): void {
+    const c = this.live.get(callId);
+    if (!c || c.answer === null) return;
+    this.finish(c);
+  }
+
+  get active(): number {
+    return this.live.size;
+  }
+
+  private finish(c: LiveCall): void {
+    this.live.delete(c.callId);
+    if (c.timer) clearTimeout(c.timer);
+    const end = Date.now();
+    const cdr: Cdr = {
+      id: c.id, callId: c.callId, kind: c.kind, caller: c.caller, callee: c.callee, answeredBy: c.answeredBy,
+      parties: [...c.parties], start: new Date(c.start).toISOString(),
+      answer: c.answer === null ? null : new Date(c.answer).toISOString(), end: new Date(end).toISOString(),
+      duration: c.answer === null ? 0 : Math.round((end - c.answer) / 1000), result: resultOf(c.code), code: c.code,
+    };
+    this.cdrs.save(cdr).catch((err) => this.log.error({ err, callId: c.callId }, 'could not write the call record'));
+  }
+}

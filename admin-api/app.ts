@@ -3,6 +3,9 @@ import express from 'express';
 import type { TokenService } from '../shared/auth/jwt';
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/log';
+import { Domains } from '../shared/model/domains';
+import { Groups } from '../shared/model/groups';
+import { Phonebooks } from '../shared/model/phonebooks';
 import { Users } from '../shared/model/users';
 import type { Store } from '../shared/store';
 import { ApiRegistry } from './api';
@@ -10,6 +13,11 @@ import { bearerAuthenticator } from './auth/bearer';
 import { tokenRoutes } from './auth/token';
 import { errorHandler, notFound } from './errors';
 import { userRoutes } from './routes/users';
+import { domainRoutes } from './routes/domains';
+import { phonebookRoutes } from './routes/phonebooks';
+import { usersGroupRoutes } from './routes/users-groups';
+import { credentialRoutes } from './routes/credentials';
+import { sipMappingRoutes } from './routes/sip-mappings';
 
 export interface AdminDeps {
   config: Config;
@@ -25,7 +33,17 @@ export function createAdminApp(deps: AdminDeps): { app: express.Express; api: Ap
   const defaultDomain = config.server.domain;
 
   tokenRoutes(api, tokens, users, defaultDomain);
-  userRoutes(api, { users, defaultDomain, domainExists: async (d) => d === defaultDomain });
+  const domains = new Domains(store, defaultDomain);
+  const groups = new Groups(store);
+  const credentials = credentialRoutes(api, { store, users, defaultDomain });
+  const sipMappings = sipMappingRoutes(api, { store, defaultDomain });
+  userRoutes(api, {
+    store, users, credentials, sipMappings, groups, groupsEnabled: config.usersGroupEnabled, defaultDomain,
+    domainExists: (d) => domains.exists(d),
+  });
+  usersGroupRoutes(api, { groups, enabled: config.usersGroupEnabled });
+  phonebookRoutes(api, { phonebooks: new Phonebooks(store) });
+  domainRoutes(api, { domains });
 
   const app = express();
   app.disable('x-powered-by');
@@ -46,6 +64,7 @@ export function createAdminApp(deps: AdminDeps): { app: express.Express; api: Ap
 
 /** Creates the first admin from [auth] admin_username / admin_password (or WAC_ADMIN_PASSWORD) when the store has no user. */
 export async function bootstrapAdmin(config: Config, store: Store, log: Logger): Promise<void> {
+  await new Domains(store, config.server.domain).ensureDefault();
   const users = new Users(store, { timezone: config.users.default_timezone, locale: config.users.default_locale });
   if ((await users.list()).length > 0) return;
   const password = process.env.WAC_ADMIN_PASSWORD || config.auth.admin_password;

@@ -4,6 +4,7 @@ import type { Store, WriteOp } from '../store/store';
 import { keys } from '../store/keys';
 import { Collection } from './collection';
 import { ModelError } from './errors';
+import { commitLeavingGroups } from './groups';
 import { commit, emptyPlan, mergePlans, Plan } from './plan';
 import { digestHa1, slowHash, verifySlowHash } from './secret';
 
@@ -145,7 +146,8 @@ export class Users {
       ops.push({ op: 'del', key: keys.sipMapping(mappingId) }, { op: 'srem', key: 'index:sipmapping', members: [mappingId] });
     }
     ops.push({ op: 'del', key: keys.sipMappingsByOwner(owner) }, { op: 'del', key: keys.basicCredential(id) });
-    await commit(this.store, { ops, absent: [], present: [{ key: keys.user(id), error: new ModelError('not_found', `user ${id} does not exist`) }] });
+    // In the same write the user leaves every user group (and its chat group); groups it owns stay.
+    await commitLeavingGroups(this.store, id, { ops, absent: [], present: [{ key: keys.user(id), error: new ModelError('not_found', `user ${id} does not exist`) }] });
   }
 
   /**

@@ -17,6 +17,8 @@ export const keys = {
   credentialSecret: (id: string) => `credential-secret:${id}`,
   /** set: credential ids of a user */
   userCredentials: (userId: string) => `user-credentials:${userId}`,
+  /** string: id of the user's one `basic` credential (guards uniqueness) */
+  userBasicCredential: (userId: string) => `user-basic-credential:${userId}`,
   /** string: JSON SIP mapping document */
   sipMapping: (id: string) => `sipmapping:${id}`,
   /** string: mapping id by SIP username (unique) */
@@ -27,6 +29,17 @@ export const keys = {
   group: (id: string) => `usersgroup:${id}`,
   /** set: group ids a user participates in */
   userGroups: (userId: string) => `user-groups:${userId}`,
+  /** set: ids of the groups a user owns (the owner never changes) */
+  userOwnedGroups: (userId: string) => `user-owned-groups:${userId}`,
+  /** string: JSON chat group document of a user group (kept in sync with it, never edited on its own) */
+  chatGroup: (id: string) => `chatgroup:${id}`,
+  /** set: phonebook ids a group subscribes to */
+  groupPhonebooks: (groupId: string) => `group-phonebooks:${groupId}`,
+  /**
+   * string: marks revision `rev` of the document at `docKey`; exactly one exists per versioned document.
+   * A write guarded by `present: revision(k, n)` that replaces it with n+1 is a compare-and-swap.
+   */
+  revision: (docKey: string, rev: number) => `rev:${docKey}:${rev}`,
   /** string: JSON phonebook document */
   phonebook: (id: string) => `phonebook:${id}`,
   /** string: JSON domain document */

@@ -27,11 +27,13 @@ export interface TestServer {
 
 export const ADMIN_PASSWORD = 'admin-secret';
 
-/** `ini` is appended to the test defaults (ephemeral ports, silent logs, a first admin). */
-export async function startTestServer(opts: { ini?: string; redisUrl?: string; dir?: string } = {}): Promise<TestServer> {
+/**
+ * `ini` is appended to the test defaults (ephemeral ports, silent logs, a first admin, user groups on);
+ * `usersGroup: false` leaves out the `backend[] = UsersGroup` / `module = UsersGroup` lines.
+ */
+export async function startTestServer(opts: { ini?: string; redisUrl?: string; dir?: string; usersGroup?: boolean } = {}): Promise<TestServer> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'wac-test-'));
-  const config = parseConfig(`backend[] = UsersGroup
-module = UsersGroup
+  const config = parseConfig(`${opts.usersGroup === false ? '' : 'backend[] = UsersGroup\nmodule = UsersGroup'}
 [server]
 domain = wac.local
 bind = 127.0.0.1

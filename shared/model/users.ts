@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { Store, WriteOp } from '../store/store';
 import { keys } from '../store/keys';
 import { Collection } from './collection';
+// credentials.ts imports this module for types only, so the two do not load each other in a cycle.
+import { Credentials } from './credentials';
 import { ModelError } from './errors';
 import { commitLeavingGroups } from './groups';
 import { commit, emptyPlan, mergePlans, Plan } from './plan';
@@ -95,11 +97,17 @@ export class Users {
     return { user, plan };
   }
 
-  /** Creates a user, with a password when given (tests and the first admin use this shortcut). */
+  /**
+   * Creates a user; a password given here becomes its `basic` credential, exactly as if it had been
+   * created through /sapi/credentials (tests and the first admin use this shortcut).
+   */
   async create(input: NewUser): Promise<User> {
     const { user, plan } = this.planCreate(input);
     const parts = [plan];
-    if (input.password !== undefined) parts.push(await this.planPassword(user, input.password, {}, true));
+    if (input.password !== undefined) {
+      const basic = await new Credentials(this.store, this).planCreate({ type: 'basic', data: { password: input.password } }, { newUser: user });
+      parts.push(basic.plan);
+    }
     await commit(this.store, mergePlans(...parts));
     return user;
   }

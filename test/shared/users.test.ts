@@ -116,7 +116,11 @@ describe('Users', () => {
       const user = await users.create({ domain: 'wac.local', username: 'alice', password: 's3cret!' });
       expect(await users.digestHa1('wac.local', 'alice')).to.equal(md5('alice:wac.local:s3cret!'));
       const cred = await store.hgetall(keys.basicCredential(user.id));
-      expect(Object.keys(cred).sort()).to.deep.equal(['ha1', 'hash']);
+      expect(Object.keys(cred).sort()).to.deep.equal(['credentialId', 'ha1', 'hash']);
+      // The password is a real basic credential, listed like any other and holding no secret.
+      const doc = JSON.parse((await store.get(keys.credential(cred.credentialId)))!);
+      expect(doc).to.include({ type: 'basic', user: user.id });
+      expect(JSON.stringify(doc)).not.to.contain('s3cret!');
       expect(cred.hash).to.match(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
       const journal = fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('');
       expect(journal).not.to.contain('s3cret!');

@@ -96,6 +96,25 @@ const authSchema = z.strictObject({
   refresh_expires: int(60, 365 * 86400).default(30 * 86400),
 });
 
+const trunkSchema = z.strictObject({
+  address: nonEmpty().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address'),
+  port: int(1, 65535).default(5060),
+  transport: z.enum(['udp', 'tcp'], { error: 'must be udp or tcp' }).default('udp'),
+  /** Source addresses trusted as this trunk without digest; default: its address. */
+  allow: z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v])).optional(),
+  /** Host of the Request-URI and To of calls sent to the trunk; default: its address. */
+  domain: optionalString(),
+  /** Outbound digest credentials, used when the trunk challenges. */
+  username: optionalString(),
+  password: optionalString(),
+});
+
+export type TrunkConfig = z.output<typeof trunkSchema> & { name: string };
+
+const groupsSchema = z.strictObject({
+  ring_timeout: int(1, 3600).default(30),
+});
+
 const usersSchema = z.strictObject({
   default_timezone: nonEmpty().default('Europe/Madrid'),
   default_locale: nonEmpty().default('en-US'),
@@ -114,9 +133,12 @@ const configSchema = z.strictObject({
   store: storeSchema.prefault({}),
   auth: authSchema.prefault({}),
   users: usersSchema.prefault({}),
+  groups: groupsSchema.prefault({}),
+  /** `[trunk.<name>]` sections. */
+  trunk: z.record(z.string(), trunkSchema).default({}),
 });
 
-export type Config = z.output<typeof configSchema> & { usersGroupEnabled: boolean };
+export type Config = z.output<typeof configSchema> & { usersGroupEnabled: boolean; trunks: TrunkConfig[] };
 
 function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): string[] {
   const where = issue.path.map(String).join('.');
@@ -140,7 +162,8 @@ export function parseConfig(text: string, source = '<string>'): Config {
     const problems = result.error.issues.flatMap((i) => describeIssue(i, raw));
     throw new ConfigError(`invalid configuration in ${source}: ${problems.join('; ')}`);
   }
-  return { ...result.data, usersGroupEnabled: result.data.backend.includes('UsersGroup') };
+  const trunks = Object.entries(result.data.trunk).map(([name, t]) => ({ ...t, name, allow: t.allow ?? [t.address] }));
+  return { ...result.data, usersGroupEnabled: result.data.backend.includes('UsersGroup'), trunks };
 }
 
 export function loadConfig(path: string = process.env.WAC_INI ?? './wac.ini'): Config {

@@ -36,6 +36,9 @@ describe('config', () => {
       store: { backend: 'memory', dir: './data', redis_url: 'redis://127.0.0.1:6379' },
       auth: { admin_username: 'admin', token_expires: 3600, refresh_expires: 2592000 },
       users: { default_timezone: 'Europe/Madrid', default_locale: 'en-US' },
+      groups: { ring_timeout: 30 },
+      trunk: {},
+      trunks: [],
       usersGroupEnabled: false,
     });
   });
@@ -166,5 +169,15 @@ default_locale = gl-ES
       fs.writeFileSync(bad, '[server]\nws_port = nope\n');
       expect(() => loadConfig(bad)).to.throw(/bad\.ini.*server\.ws_port/);
     });
+  });
+
+  it('reads [trunk.<name>] sections, defaulting allow to the address, and names a bad key', () => {
+    const c = parseConfig('[trunk.pstn]\naddress = 127.0.0.1\nport = 5090\nusername = wac\npassword = pw\n[trunk.b]\naddress = 127.0.0.2\nallow[] = 127.0.0.3\nallow[] = 127.0.0.4\n');
+    expect(c.trunks).to.deep.equal([
+      { name: 'pstn', address: '127.0.0.1', port: 5090, transport: 'udp', allow: ['127.0.0.1'], username: 'wac', password: 'pw' },
+      { name: 'b', address: '127.0.0.2', port: 5060, transport: 'udp', allow: ['127.0.0.3', '127.0.0.4'] },
+    ]);
+    expect(() => parseConfig('[trunk.x]\naddress = 127.0.0.1\nadress = 1\n')).to.throw(/trunk\.x\.adress: unknown key/);
+    expect(() => parseConfig('[trunk.x]\naddress = pstn.example\n')).to.throw(/trunk\.x\.address: must be an IPv4 address/);
   });
 });

@@ -5,7 +5,18 @@ import { ROLES } from '../shared/model/users';
 export const role = z.enum(ROLES as unknown as ['admin', 'user', 'anonymous']);
 export const stringList = z.array(z.string().min(1).max(256)).max(100);
 
+const forward = z.strictObject({
+  enabled: z.boolean(),
+  destination: z.string().regex(/^[A-Za-z0-9._+*#-]{1,128}$/, 'must be a username, group id or number'),
+});
+
 export const userFields = {
+  dnd: z.boolean().optional(),
+  forwards: z.strictObject({
+    unconditional: forward.optional(),
+    busy: forward.optional(),
+    noanswer: forward.extend({ timeout: z.number().int().min(1).max(600).optional() }).optional(),
+  }).optional(),
   email: z.email().max(254).optional(),
   role: role.optional(),
   capabilities: stringList.optional(),

@@ -9,6 +9,8 @@ import { RecordRoute } from './proxy/record-route';
 import { Location } from './registrar/location';
 import { Registrar } from './registrar/registrar';
 import { TargetResolver } from './routing/target';
+import { CdrRecorder } from './cdr/recorder';
+import { Trunks } from './trunk/trunks';
 import { SipRequest, SipResponse } from './sip/message';
 import { parseMessage } from './sip/parser';
 import { createResponse } from './sip/response';
@@ -21,6 +23,9 @@ import { WsTransport } from './transport/ws';
 import type { TokenService } from '../shared/auth/jwt';
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/log';
+import { Cdrs } from '../shared/model/cdrs';
+import { Groups } from '../shared/model/groups';
+import { SipMappings } from '../shared/model/sip-mappings';
 import { Users } from '../shared/model/users';
 import type { Store } from '../shared/store';
 
@@ -74,10 +79,15 @@ export async function startSignaling(config: Config, store: Store, log: Logger, 
     domain: s.domain, minExpires: config.registrar.min_expires, maxExpires: config.registrar.max_expires,
     defaultExpires: config.registrar.default_expires,
   }, auth, location, log);
+  const groups = new Groups(store);
+  const mappings = new SipMappings(store, { realm: s.domain });
+  const trunks = new Trunks(config.trunks, { udp: (a, p) => udp.flow(a, p), tcp: (a, p) => tcp.connect(a, p) });
+  const targets = new TargetResolver(s.domain, [host, s.bind], { users, groups, mappings, trunks, groupsEnabled: config.usersGroupEnabled });
+  const cdr = new CdrRecorder(new Cdrs(store), log);
   const proxy = new Proxy(
-    { domain: s.domain, timerCMs: config.proxy.timer_c * 1000 }, registrar, location, auth,
-    { exists: async (domain, username) => (await users.findByName(domain, username)) !== null },
-    new TargetResolver(s.domain, [host, s.bind]), rr, flows, log,
+    { domain: s.domain, timerCMs: config.proxy.timer_c * 1000 }, registrar, auth, targets, trunks, rr, flows, log,
+    { domain: s.domain, timerCMs: config.proxy.timer_c * 1000, groupRingMs: config.groups.ring_timeout * 1000,
+      location, users, targets, trunks, flows, cdr, log },
   );
   /** Where responses go (RFC 3261 §18.2.2, RFC 3581): the connection, or the UDP source address. */
   const replyFlow = (req: SipRequest, flow: Flow): Flow => {
@@ -87,7 +97,7 @@ export async function startSignaling(config: Config, store: Store, log: Logger, 
     return udp.flow(flow.remoteAddress, via.port ?? 5060);
   };
   const layer = new TransactionLayer(proxy, replyFlow);
-  proxy.layer = layer;
+  proxy.attach(layer);
 
   function receive(data: Buffer, flow: Flow): void {
     let msg;

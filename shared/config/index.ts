@@ -109,7 +109,7 @@ const trunkSchema = z.strictObject({
   password: optionalString(),
 });
 
-export type TrunkConfig = z.output<typeof trunkSchema> & { name: string };
+export type TrunkConfig = Omit<z.output<typeof trunkSchema>, 'allow'> & { name: string; allow: string[] };
 
 const groupsSchema = z.strictObject({
   ring_timeout: int(1, 3600).default(30),

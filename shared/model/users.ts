@@ -16,6 +16,19 @@ export type { ModelErrorCode } from './errors';
 export type Role = 'admin' | 'user' | 'anonymous';
 export const ROLES: readonly Role[] = ['admin', 'user', 'anonymous'];
 
+/** A call forward: where calls go instead, a username, group id or number. */
+export interface Forward {
+  enabled: boolean;
+  destination: string;
+}
+
+export interface Forwards {
+  unconditional?: Forward;
+  busy?: Forward;
+  /** `timeout`: seconds of ringing before the call is forwarded (default 20). */
+  noanswer?: Forward & { timeout?: number };
+}
+
 export interface User {
   id: string;
   domain: string;
@@ -27,6 +40,9 @@ export interface User {
   currentTimezone: string;
   locale: string;
   alias?: string;
+  /** Do not disturb: direct calls are refused as busy (or take the busy forward). */
+  dnd: boolean;
+  forwards: Forwards;
   createdAt: string;
   updatedAt: string;
 }
@@ -42,9 +58,11 @@ export interface NewUser {
   currentTimezone?: string;
   locale?: string;
   alias?: string;
+  dnd?: boolean;
+  forwards?: Forwards;
 }
 
-export type UserPatch = Partial<Pick<User, 'email' | 'role' | 'capabilities' | 'mobilePhone' | 'currentTimezone' | 'locale' | 'alias'>>;
+export type UserPatch = Partial<Pick<User, 'email' | 'role' | 'capabilities' | 'mobilePhone' | 'currentTimezone' | 'locale' | 'alias' | 'dnd' | 'forwards'>>;
 
 export interface UserDefaults {
   timezone: string;
@@ -85,6 +103,8 @@ export class Users {
       currentTimezone: input.currentTimezone ?? this.defaults.timezone,
       locale: input.locale ?? this.defaults.locale,
       ...(input.alias !== undefined && { alias: input.alias }),
+      dnd: input.dnd ?? false,
+      forwards: input.forwards ?? {},
       createdAt: now,
       updatedAt: now,
     };

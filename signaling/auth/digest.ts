@@ -107,3 +107,27 @@ function safeEqual(a: string, b: string): boolean {
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }
+
+/**
+ * The client side: an Authorization / Proxy-Authorization value answering `challenge` (a
+ * WWW-/Proxy-Authenticate value), as the proxy does towards a trunk that challenges it.
+ */
+export function answerChallenge(challenge: string, username: string, password: string, method: string, uri: string, nc = '00000001'): string | null {
+  const m = /^\s*Digest\s+(.*)$/is.exec(challenge);
+  if (!m) return null;
+  const p: Record<string, string> = {};
+  for (const part of splitOutsideQuotes(m[1], ',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) p[part.slice(0, eq).trim().toLowerCase()] = unquote(part.slice(eq + 1).trim());
+  }
+  if (!p.realm || !p.nonce || (p.algorithm && p.algorithm.toUpperCase() !== 'MD5')) return null;
+  const ha1 = md5(`${username}:${p.realm}:${password}`);
+  const ha2 = md5(`${method}:${uri}`);
+  const qop = p.qop?.split(',').map((q) => q.trim()).includes('auth') ? 'auth' : undefined;
+  const cnonce = randomBytes(8).toString('hex');
+  const response = qop ? md5(`${ha1}:${p.nonce}:${nc}:${cnonce}:${qop}:${ha2}`) : md5(`${ha1}:${p.nonce}:${ha2}`);
+  const parts = [`username="${username}"`, `realm="${p.realm}"`, `nonce="${p.nonce}"`, `uri="${uri}"`, `response="${response}"`, 'algorithm=MD5'];
+  if (qop) parts.push(`qop=${qop}`, `nc=${nc}`, `cnonce="${cnonce}"`);
+  if (p.opaque !== undefined) parts.push(`opaque="${p.opaque}"`);
+  return `Digest ${parts.join(', ')}`;
+}

@@ -2,7 +2,7 @@
  * The response context of a forked request (RFC 3261 §16.7): branches run in parallel; 1xx (not 100)
  * and every 2xx go upstream at once; the first 2xx CANCELs the other branches with
  * `Reason: SIP ;cause=200 ;text="Call completed elsewhere"`; when every branch has failed, the best
- * final response is chosen and sent.
+ * final response is chosen and sent — unless the proxy takes the call elsewhere (a forward).
  */
 import { header, SipRequest, SipResponse } from '../sip/message';
 import { parseNameAddr } from '../sip/name-addr';
@@ -15,11 +15,15 @@ import { Flow } from '../transport/flow';
 export const COMPLETED_ELSEWHERE = 'SIP ;cause=200 ;text="Call completed elsewhere"';
 export const NOBODY_ANSWERED = 'SIP ;cause=480 ;text="No participant answered"';
 
+/** A branch's way to try again after a 401/407 (a trunk challenging us), or null to give up. */
+export type Reauthorize = (challenge: SipResponse) => SipRequest | null;
+
 interface Branch {
   tx: ClientTransaction;
   flow: Flow;
   /** Who this branch rings (a user id), reported as answered-by. */
   label: string | null;
+  reauthorize?: Reauthorize;
   final: number | null;
   cancelSent: boolean;
   /** CANCEL owed once the branch's first provisional arrives (§9.1 forbids CANCEL before it). */
@@ -29,22 +33,32 @@ interface Branch {
 
 export interface ForkOptions {
   timerCMs: number;
+  /** Stop ringing after this long: the call is given up (see onGiveUp), 480 by default. */
+  ringTimeoutMs?: number;
   /**
    * A group call (Quobis user groups): a participant's reject is not reported while others ring,
-   * a 6xx does not stop the others, and when nobody answers within `ringTimeoutMs` or every leg
-   * failed, the caller gets 480 with a Reason.
+   * a 6xx does not stop the others, and when nobody answers the caller gets 480 with a Reason.
    */
-  group?: { ringTimeoutMs: number };
+  group?: boolean;
+  /**
+   * Nobody answered: every branch failed (`best` is what would go upstream) or the ring timeout
+   * fired. Returning true means the proxy carries the call on elsewhere (a forward), on the same
+   * server transaction; this context then ends without a final response of its own.
+   */
+  onGiveUp?(best: SipResponse | null, why: 'failed' | 'timeout'): boolean;
   /** The first 2xx went upstream; `label` is the branch's. */
   onAnswered?(label: string | null, status: number): void;
   /** A non-2xx final went upstream. */
   onFailed?(status: number): void;
+  /** A From value to put back in responses (the request went out with another identity). */
+  upstreamFrom?: string;
 }
 
 export class ResponseContext implements ClientTransactionUser {
   private branches = new Map<ClientTransaction, Branch>();
   private best: SipResponse | null = null;
-  private finalSent = false;
+  /** No more final response may go upstream (one was sent, or the call was handed on). */
+  private done = false;
   private answered = false;
   private cancelled = false;
   private ringTimer?: NodeJS.Timeout;
@@ -53,11 +67,11 @@ export class ResponseContext implements ClientTransactionUser {
     private readonly layer: TransactionLayer,
     private readonly server: ServerTransaction,
     private readonly opts: ForkOptions,
-    /** Builds our Via for a request we originate on a branch's flow (the late-2xx hang-up). */
+    /** Builds our Via for a request we originate on a branch's flow. */
     private readonly via: (flow: Flow) => string,
   ) {
-    if (opts.group) {
-      this.ringTimer = setTimeout(() => this.giveUp(), opts.group.ringTimeoutMs);
+    if (opts.ringTimeoutMs !== undefined) {
+      this.ringTimer = setTimeout(() => this.giveUp(), opts.ringTimeoutMs);
       this.ringTimer.unref();
       server.whenTerminated(() => clearTimeout(this.ringTimer));
     }
@@ -68,9 +82,9 @@ export class ResponseContext implements ClientTransactionUser {
   }
 
   /** Sends one branch; `req` is already a prepared copy with our Via on top. */
-  addBranch(req: SipRequest, flow: Flow, label: string | null = null): void {
+  addBranch(req: SipRequest, flow: Flow, label: string | null = null, reauthorize?: Reauthorize): void {
     const tx = this.layer.sendRequest(req, flow, this);
-    this.branches.set(tx, { tx, flow, label, final: null, cancelSent: false, cancelReason: undefined });
+    this.branches.set(tx, { tx, flow, label, reauthorize, final: null, cancelSent: false, cancelReason: undefined });
   }
 
   onResponse(res: SipResponse, tx: ClientTransaction): void {
@@ -80,21 +94,21 @@ export class ResponseContext implements ClientTransactionUser {
     if (s < 200) {
       if (b.cancelReason !== undefined && !b.cancelSent) this.sendCancel(b, b.cancelReason);
       if (this.isInvite) this.armTimerC(b);
-      if (s > 100 && !this.finalSent) this.server.respond(upstream(res));
+      if (s > 100 && !this.done) this.server.respond(this.upstream(res));
       return;
     }
     const first = b.final === null;
     b.final = s;
     this.clearTimerC(b);
     if (s < 300) {
-      if (this.finalSent && !this.answered) {
-        // The caller already has its final answer (the group ring timeout): end this leg ourselves.
+      if (this.done && !this.answered) {
+        // The caller already has its answer, or the call moved on: end this leg ourselves.
         if (first) this.hangUp(res, b);
         return;
       }
       // Every 2xx goes upstream, also after a final was sent: the caller ACKs and BYEs extras.
-      this.finalSent = true;
-      this.server.respond(upstream(res));
+      this.done = true;
+      this.server.respond(this.upstream(res));
       if (!this.answered) {
         this.answered = true;
         clearTimeout(this.ringTimer);
@@ -104,7 +118,15 @@ export class ResponseContext implements ClientTransactionUser {
       return;
     }
     if (!first) return;
-    this.consider(upstream(res));
+    if ((s === 401 || s === 407) && b.reauthorize && !this.done) {
+      const again = b.reauthorize(res);
+      if (again) {
+        this.branches.delete(tx);
+        this.addBranch(again, b.flow, b.label);
+        return;
+      }
+    }
+    this.consider(this.upstream(res));
     if (s >= 600 && !this.opts.group) this.cancelPending(null);
     this.maybeFinish();
   }
@@ -118,9 +140,10 @@ export class ResponseContext implements ClientTransactionUser {
     this.maybeFinish();
   }
 
-  /** Upstream CANCEL (or our own give-up): stop every branch still ringing. */
+  /** Upstream CANCEL: stop every branch still ringing; the caller then gets 487. */
   cancel(reason: string | null): void {
     this.cancelled = true;
+    clearTimeout(this.ringTimer);
     this.cancelPending(reason);
   }
 
@@ -167,20 +190,32 @@ export class ResponseContext implements ClientTransactionUser {
   }
 
   private maybeFinish(): void {
-    if (this.finalSent) return;
+    if (this.done) return;
     for (const b of this.branches.values()) if (b.final === null) return;
+    if (this.cancelled) {
+      this.sendFinal(this.best?.status === 487 ? this.best : reason(this.best ?? createResponse(this.server.request, 487), 487, 'Request Terminated'));
+      return;
+    }
+    if (this.opts.onGiveUp?.(this.best, 'failed')) {
+      this.handOver();
+      return;
+    }
     let res = this.best ?? createResponse(this.server.request, 408);
     if (res.status === 503) res = reason(res, 500, 'Server Internal Error');
-    if (this.cancelled && (res.status === 408 || this.opts.group)) res = reason(res, 487, 'Request Terminated');
-    else if (this.opts.group) res = this.nobodyAnswered();
-    this.sendFinal(res);
+    this.sendFinal(this.opts.group ? this.nobodyAnswered() : res);
   }
 
-  /** The group's ring timeout: stop every leg and tell the caller nobody answered. */
+  /** The ring timeout: stop every leg; the call moves on, or the caller hears nobody answered. */
   private giveUp(): void {
-    if (this.finalSent) return;
-    this.cancelPending(NOBODY_ANSWERED);
-    this.sendFinal(this.nobodyAnswered());
+    if (this.done) return;
+    this.cancelPending(this.opts.group ? NOBODY_ANSWERED : null);
+    if (this.opts.onGiveUp?.(this.best, 'timeout')) this.handOver();
+    else this.sendFinal(this.nobodyAnswered());
+  }
+
+  private handOver(): void {
+    this.done = true;
+    clearTimeout(this.ringTimer);
   }
 
   private nobodyAnswered(): SipResponse {
@@ -190,7 +225,7 @@ export class ResponseContext implements ClientTransactionUser {
   }
 
   private sendFinal(res: SipResponse): void {
-    this.finalSent = true;
+    this.done = true;
     clearTimeout(this.ringTimer);
     this.server.respond(res);
     this.opts.onFailed?.(res.status);
@@ -208,6 +243,14 @@ export class ResponseContext implements ClientTransactionUser {
     ], Buffer.alloc(0));
     b.flow.send(dialog('ACK', seq).toBuffer());
     this.layer.sendRequest(dialog('BYE', seq + 1), b.flow, { onResponse: () => undefined, onFailure: () => undefined });
+  }
+
+  /** The response as it goes upstream: without our Via, with the caller's own From. */
+  private upstream(res: SipResponse): SipResponse {
+    const out = res.clone();
+    out.removeFirst('via');
+    if (this.opts.upstreamFrom !== undefined) out.set('From', this.opts.upstreamFrom);
+    return out;
   }
 }
 
@@ -227,13 +270,6 @@ function copyChallenges(from: SipResponse, to: SipResponse): void {
   for (const key of ['www-authenticate', 'proxy-authenticate']) {
     for (const h of from.headers) if (h.key === key) to.append(h.name, h.value);
   }
-}
-
-/** The response as it goes upstream: without our Via. */
-function upstream(res: SipResponse): SipResponse {
-  const out = res.clone();
-  out.removeFirst('via');
-  return out;
 }
 
 function reason(res: SipResponse, status: number, phrase: string): SipResponse {

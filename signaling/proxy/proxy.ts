@@ -1,50 +1,58 @@
 /**
  * The request path of the stateful proxy: what to do with each new request. REGISTER goes to the
  * registrar; OPTIONS to the server itself is answered here; in-dialog requests follow our
- * Record-Route flow token; initial requests are authenticated and forked to the callee's devices.
+ * Record-Route flow token; initial requests are authenticated (or trusted as coming from a trunk),
+ * resolved to a target and forked (see ./call for calls).
  */
+import type { Logger } from '../../shared/log';
 import { RequestAuthenticator } from '../auth/authenticate';
-import { Location, Binding } from '../registrar/location';
 import { Registrar } from '../registrar/registrar';
-import { TargetResolver } from '../routing/target';
-import { header, SipRequest } from '../sip/message';
+import { Caller, TargetResolver } from '../routing/target';
+import { SipRequest } from '../sip/message';
 import { createResponse } from '../sip/response';
 import { parseSipUri } from '../sip/uri';
 import { InviteServerTransaction, NonInviteServerTransaction, ServerTransaction } from '../transaction/server';
 import { TransactionLayer, TransactionUser } from '../transaction/table';
 import { Flow, FlowRegistry } from '../transport/flow';
+import type { Trunks } from '../trunk/trunks';
+import { CallDeps, CallRouter } from './call';
 import { ResponseContext } from './fork';
 import { FlowToken, RecordRoute } from './record-route';
-import type { Logger } from '../../shared/log';
 
 export interface ProxyOptions {
   domain: string;
   timerCMs: number;
 }
 
-export interface UserDirectory {
-  exists(domain: string, username: string): Promise<boolean>;
-}
-
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY';
 const SUPPORTED = new Set(['outbound', 'path']);
-const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 
 export class Proxy implements TransactionUser {
-  layer!: TransactionLayer;
-  private contexts = new WeakMap<ServerTransaction, ResponseContext>();
+  private layer!: TransactionLayer;
+  private calls!: CallRouter;
+  /** The response context of each INVITE server transaction, for CANCEL (a forward replaces it). */
+  readonly contexts = new WeakMap<ServerTransaction, ResponseContext>();
 
   constructor(
     private readonly opts: ProxyOptions,
     private readonly registrar: Registrar,
-    private readonly location: Location,
     private readonly auth: RequestAuthenticator,
-    private readonly users: UserDirectory,
     private readonly targets: TargetResolver,
+    private readonly trunks: Trunks,
     private readonly rr: RecordRoute,
     private readonly flows: FlowRegistry,
     private readonly log: Logger,
+    private readonly callDeps: CallDeps,
   ) {}
+
+  /** The transaction layer is built around this proxy (its user), so it arrives after construction. */
+  attach(layer: TransactionLayer): void {
+    this.layer = layer;
+    this.calls = new CallRouter(layer, this, this.callDeps);
+  }
+
+  /** Our Via for a request sent on `flow`, with a fresh branch. */
+  ourVia = (flow: Flow): string => this.rr.via(flow.transport, this.layer.newBranch());
 
   onRequest(req: SipRequest, tx: ServerTransaction): void {
     if (req.method === 'INVITE') tx.respond(createResponse(req, 100));
@@ -72,70 +80,52 @@ export class Proxy implements TransactionUser {
     next.send(ack.toBuffer());
   }
 
-  private ourVia = (flow: Flow): string => this.rr.via(flow.transport, this.layer.newBranch());
-
   private async route(req: SipRequest, tx: ServerTransaction): Promise<void> {
     if (req.toTag) return this.routeInDialog(req, tx);
-    const target = this.targets.resolve(req.uri);
-    const ownRoutes = this.popOwnRoutes(req);
-    if (req.method === 'REGISTER' || (target.kind === 'server' && req.has('route') === false)) {
+    this.popOwnRoutes(req);
+    if (req.method === 'REGISTER' || (this.targets.isServer(req.uri) && !req.has('route'))) {
       const unsupported = this.unsupported(req.getAll('require'));
       if (unsupported.length > 0) return this.refuseExtensions(req, tx, unsupported);
       if (req.method === 'REGISTER') return this.registrar.handle(req, tx);
       return this.serveLocally(req, tx);
     }
-    void ownRoutes;
     const unsupported = this.unsupported(req.getAll('proxy-require'));
     if (unsupported.length > 0) return this.refuseExtensions(req, tx, unsupported);
     if (!this.decrementMaxForwards(req)) return tx.respond(createResponse(req, 483));
     if (req.has('route')) return tx.respond(createResponse(req, 403, 'Route Not Allowed'));
 
+    const caller = await this.identify(req, tx);
+    if (!caller) return;
+    const target = await this.targets.resolve(req.uri, caller);
+    if (target.kind === 'refused') return tx.respond(createResponse(req, target.status, target.reason));
+    if (target.kind === 'server') return this.serveLocally(req, tx);
+    await this.calls.route(req, tx, caller, target);
+  }
+
+  /** The caller: a trunk by its source address, else an authenticated local user sending as itself. */
+  private async identify(req: SipRequest, tx: ServerTransaction): Promise<Caller | null> {
+    const trunk = this.trunks.fromSource(tx.flow);
+    if (trunk) return { kind: 'trunk', trunk };
     const auth = await this.auth.check(req, 'proxy-authorization');
     if (!auth.ok) {
       const res = createResponse(req, 407);
       res.append('Proxy-Authenticate', this.auth.challenge(auth.stale));
-      return tx.respond(res);
+      tx.respond(res);
+      return null;
     }
     // Credentials for our realm were consumed here: the callee has no business seeing them.
     req.headers = req.headers.filter((h) => h.key !== 'proxy-authorization' || !h.value.includes(`realm="${this.auth.realm}"`));
     const from = parseSipUri(req.from!.uri);
-    if (!from || from.user !== auth.username || from.host !== this.opts.domain) {
-      return tx.respond(createResponse(req, 403, 'From Does Not Match Credentials'));
+    const user = from && from.user === auth.username && from.host === this.opts.domain ? await this.calls.user(auth.username) : null;
+    if (!user) {
+      tx.respond(createResponse(req, 403, 'From Does Not Match Credentials'));
+      return null;
     }
-    if (target.kind === 'foreign') return tx.respond(createResponse(req, 403, 'Relaying Denied'));
-    if (target.kind === 'server') return this.serveLocally(req, tx);
-    if (!(await this.users.exists(this.opts.domain, target.username))) return tx.respond(createResponse(req, 404));
-    const bindings = this.onePerDevice(this.location.lookup(target.aor));
-    if (bindings.length === 0) return tx.respond(createResponse(req, 480));
-    this.fork(req, tx, bindings);
-  }
-
-  /** Parallel fork to every device: the latest flow of each +sip.instance, every plain Contact. */
-  private fork(req: SipRequest, tx: ServerTransaction, bindings: Binding[]): void {
-    if (tx.state === 'terminated') return;
-    const ctx = new ResponseContext(this.layer, tx, { timerCMs: this.opts.timerCMs }, this.ourVia);
-    this.contexts.set(tx, ctx);
-    let sent = 0;
-    for (const b of bindings) {
-      const flow = this.flows.get(b.flowId);
-      if (!flow || !flow.isOpen()) {
-        this.location.remove(b);
-        continue;
-      }
-      const out = req.clone();
-      out.uri = b.uri;
-      for (let i = b.path.length - 1; i >= 0; i--) out.prepend('Route', b.path[i]);
-      if (DIALOG_FORMING.has(req.method)) this.recordRoute(out, tx.flow, flow, req.fromTag ?? '');
-      out.prepend('Via', this.ourVia(flow));
-      ctx.addBranch(out, flow);
-      sent++;
-    }
-    this.log.debug({ callId: req.callId, method: req.method, branches: sent }, 'request forked');
-    if (sent === 0) tx.respond(createResponse(req, 480));
+    return { kind: 'user', user };
   }
 
   /** One Record-Route per side when the two sides use different transports (RFC 5658). */
-  private recordRoute(req: SipRequest, callerFlow: Flow, calleeFlow: Flow, callerTag: string): void {
+  recordRoute(req: SipRequest, callerFlow: Flow, calleeFlow: Flow, callerTag: string): void {
     const token: FlowToken = { caller: callerFlow.id, callee: calleeFlow.id, callerTag };
     const callerSide = this.rr.value(callerFlow.transport, token);
     const calleeSide = this.rr.value(calleeFlow.transport, token);
@@ -153,6 +143,7 @@ export class Proxy implements TransactionUser {
     const out = req.clone();
     out.prepend('Via', this.ourVia(next));
     ctx.addBranch(out, next);
+    if (req.method === 'BYE') this.calls.ended(req.callId);
   }
 
   /** Pops our Route values and picks the flow their token names for this request's direction. */
@@ -170,13 +161,11 @@ export class Proxy implements TransactionUser {
     return this.flows.get(id) ?? { id, transport: 'WS', reliable: true, remoteAddress: '', remotePort: 0, send: () => false, isOpen: () => false };
   }
 
-  private popOwnRoutes(req: SipRequest): number {
-    let n = 0;
+  private popOwnRoutes(req: SipRequest): void {
     for (;;) {
       const top = req.getAll('route')[0];
-      if (top === undefined || !this.rr.isOurs(top)) return n;
+      if (top === undefined || !this.rr.isOurs(top)) return;
       req.removeFirst('route');
-      n++;
     }
   }
 
@@ -210,16 +199,4 @@ export class Proxy implements TransactionUser {
     req.set('Max-Forwards', String(n - 1));
     return true;
   }
-
-  private onePerDevice(bindings: Binding[]): Binding[] {
-    const byInstance = new Map<string, Binding>();
-    for (const b of bindings) {
-      const k = b.instance ?? `uri:${b.uri}`;
-      const cur = byInstance.get(k);
-      if (!cur || cur.updatedAt < b.updatedAt) byInstance.set(k, b);
-    }
-    return [...byInstance.values()];
-  }
 }
-
-export { header };

@@ -1,7 +1,7 @@
 /** A bare SIP peer on a loopback UDP socket, for tests that need exact control over each message. */
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { md5, parseDigest } from '../../signaling/auth/digest';
+import { answerChallenge } from '../../signaling/auth/digest';
 import { SipMessage, SipRequest, SipResponse } from '../../signaling/sip/message';
 import { parseMessage } from '../../signaling/sip/parser';
 
@@ -70,9 +70,7 @@ export const rnd = (): string => randomBytes(5).toString('hex');
 
 /** A digest Authorization value answering `challenge` for `method` on `uri`. */
 export function digestAnswer(challenge: string, user: string, password: string, method: string, uri: string, nc = '00000001'): string {
-  const c = parseDigest(challenge.replace(/^Digest /, 'Digest username="x", uri="x", response="x", '))!;
-  const ha1 = md5(`${user}:${c.realm}:${password}`);
-  const cnonce = rnd();
-  const response = md5(`${ha1}:${c.nonce}:${nc}:${cnonce}:auth:${md5(`${method}:${uri}`)}`);
-  return `Digest username="${user}", realm="${c.realm}", nonce="${c.nonce}", uri="${uri}", response="${response}", qop=auth, nc=${nc}, cnonce="${cnonce}", algorithm=MD5`;
+  const value = answerChallenge(challenge, user, password, method, uri, nc);
+  if (!value) throw new Error(`cannot answer challenge ${challenge}`);
+  return value;
 }

@@ -13,6 +13,7 @@ import { bearerAuthenticator } from './auth/bearer';
 import { tokenRoutes } from './auth/token';
 import { errorHandler, notFound } from './errors';
 import { userRoutes } from './routes/users';
+import { cdrRoutes } from './routes/cdrs';
 import { domainRoutes } from './routes/domains';
 import { phonebookRoutes } from './routes/phonebooks';
 import { usersGroupRoutes } from './routes/users-groups';
@@ -44,6 +45,7 @@ export function createAdminApp(deps: AdminDeps): { app: express.Express; api: Ap
   usersGroupRoutes(api, { groups, enabled: config.usersGroupEnabled });
   phonebookRoutes(api, { phonebooks: new Phonebooks(store) });
   domainRoutes(api, { domains });
+  cdrRoutes(api, { store });
 
   const app = express();
   app.disable('x-powered-by');

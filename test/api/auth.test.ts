@@ -2,27 +2,18 @@ import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import { keys } from '../../shared/store/keys';
 import { ApiClient, adminClient, userClient } from '../support/api';
-import { startRedisOrSkip } from '../support/redis';
-import { ADMIN_PASSWORD, startTestServer, TestServer } from '../support/server';
+import { ADMIN_PASSWORD, BACKENDS, startServerOn, TestServer } from '../support/server';
 
-for (const backend of ['memory', 'redis'] as const) {
+for (const backend of BACKENDS) {
   describe(`admin API auth (${backend})`, function () {
     let srv: TestServer;
     let anon: ApiClient;
-    let stopRedis: (() => Promise<void>) | undefined;
     before(async function () {
-      let redisUrl: string | undefined;
-      if (backend === 'redis') {
-        const r = await startRedisOrSkip(this);
-        redisUrl = r.url;
-        stopRedis = r.stop;
-      }
-      srv = await startTestServer({ redisUrl });
+      srv = await startServerOn(backend, this);
       anon = new ApiClient(srv.adminUrl);
     });
     after(async () => {
       await srv?.close();
-      await stopRedis?.();
     });
 
     it('creates the first admin from wac.ini and issues tokens by password grant (JSON and form)', async () => {

@@ -2,8 +2,7 @@ import { expect } from 'chai';
 import { keys } from '../../shared/store/keys';
 import { digestHa1 } from '../../shared/model/secret';
 import { ApiClient, ApiResponse } from '../support/api';
-import { startRedisOrSkip } from '../support/redis';
-import { ADMIN_PASSWORD, startTestServer, TestServer } from '../support/server';
+import { ADMIN_PASSWORD, BACKENDS, startServerOn, TestServer } from '../support/server';
 
 /** Every response body seen, to prove at the end that no secret ever left the server. */
 const seen: string[] = [];
@@ -20,12 +19,11 @@ class Recorder extends ApiClient {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-for (const backend of ['memory', 'redis'] as const) {
+for (const backend of BACKENDS) {
   describe(`/sapi/credentials (${backend})`, function () {
     let srv: TestServer;
     let admin: Recorder;
     let anon: Recorder;
-    let stopRedis: (() => Promise<void>) | undefined;
     const ids: Record<string, string> = {};
     const secrets = ['alice-pass-1', 'alice-pass-2', 'bob-pass', 'anon-pass', 'ims-secret-pw', 'turn-secret', 'ims-other-pw', 'carol-pass', 'wrong-second', 'dave-pass', 'erin-a', 'erin-b', 'erin-c'];
 
@@ -53,13 +51,7 @@ for (const backend of ['memory', 'redis'] as const) {
     const allCredentials = async () => (await admin.get('/credentials?limit=1000')).body;
 
     before(async function () {
-      let redisUrl: string | undefined;
-      if (backend === 'redis') {
-        const r = await startRedisOrSkip(this);
-        redisUrl = r.url;
-        stopRedis = r.stop;
-      }
-      srv = await startTestServer({ redisUrl });
+      srv = await startServerOn(backend, this);
       const t = await new ApiClient(srv.adminUrl).post('/token', { grant_type: 'password', username: 'admin', password: ADMIN_PASSWORD });
       admin = new Recorder(srv.adminUrl, t.body.access_token);
       await newUser('alice');
@@ -69,7 +61,6 @@ for (const backend of ['memory', 'redis'] as const) {
     });
     after(async () => {
       await srv?.close();
-      await stopRedis?.();
     });
 
     it('creates a basic credential (defaults: source wac, context {}, user domain, lease 0) that becomes the user\'s password', async () => {

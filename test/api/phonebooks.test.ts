@@ -1,27 +1,19 @@
 import { expect } from 'chai';
 import { keys } from '../../shared/store/keys';
 import { ApiClient, adminClient, userClient } from '../support/api';
-import { startRedisOrSkip } from '../support/redis';
-import { startTestServer, TestServer } from '../support/server';
+import { BACKENDS, startServerOn, TestServer } from '../support/server';
 
-for (const backend of ['memory', 'redis'] as const) {
+for (const backend of BACKENDS) {
   describe(`/sapi/phonebooks (${backend})`, function () {
     let srv: TestServer;
     let admin: ApiClient;
-    let stopRedis: (() => Promise<void>) | undefined;
     const c: Record<string, ApiClient> = {};
     const id: Record<string, string> = {};
     let sales: string;
     let support: string;
 
     before(async function () {
-      let redisUrl: string | undefined;
-      if (backend === 'redis') {
-        const r = await startRedisOrSkip(this);
-        redisUrl = r.url;
-        stopRedis = r.stop;
-      }
-      srv = await startTestServer({ redisUrl });
+      srv = await startServerOn(backend, this);
       admin = await adminClient(srv);
       for (const name of ['alice', 'bob', 'carol']) {
         const u = await userClient(srv, name, `${name}-pw`);
@@ -35,7 +27,6 @@ for (const backend of ['memory', 'redis'] as const) {
     });
     after(async () => {
       await srv?.close();
-      await stopRedis?.();
     });
 
     const all = async () => (await admin.get('/phonebooks?limit=1000')).body;

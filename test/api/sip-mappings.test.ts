@@ -3,8 +3,7 @@ import { digestHa1 } from '../../shared/model/secret';
 import { SipMappings } from '../../shared/model/sip-mappings';
 import { keys } from '../../shared/store/keys';
 import { ApiClient, ApiResponse } from '../support/api';
-import { startRedisOrSkip } from '../support/redis';
-import { ADMIN_PASSWORD, startTestServer, TestServer } from '../support/server';
+import { ADMIN_PASSWORD, BACKENDS, startServerOn, TestServer } from '../support/server';
 
 /** Every response body seen, to prove at the end that no secret ever left the server. */
 const seen: string[] = [];
@@ -23,14 +22,13 @@ interface Mapping {
   credential: { username: string };
 }
 
-for (const backend of ['memory', 'redis'] as const) {
+for (const backend of BACKENDS) {
   describe(`/sapi/sipMappings (${backend})`, function () {
     let srv: TestServer;
     let admin: Recorder;
     let bob: Recorder;
     let anon: Recorder;
     let model: SipMappings;
-    let stopRedis: (() => Promise<void>) | undefined;
     const ids: Record<string, string> = {};
     const secrets = ['sip-pass-205', 'sip-pass-206', 'sip-pass-207', 'bob-pass', 'anon-pass', 'dave-pass', 'group-sip-pw'];
     const GROUP = 'group-0001';
@@ -52,13 +50,7 @@ for (const backend of ['memory', 'redis'] as const) {
     const user = (name: string) => `wac-user:${ids[name]}`;
 
     before(async function () {
-      let redisUrl: string | undefined;
-      if (backend === 'redis') {
-        const r = await startRedisOrSkip(this);
-        redisUrl = r.url;
-        stopRedis = r.stop;
-      }
-      srv = await startTestServer({ redisUrl });
+      srv = await startServerOn(backend, this);
       model = new SipMappings(srv.wac.store, { realm: srv.domain });
       const t = await new ApiClient(srv.adminUrl).post('/token', { grant_type: 'password', username: 'admin', password: ADMIN_PASSWORD });
       admin = new Recorder(srv.adminUrl, t.body.access_token);
@@ -72,7 +64,6 @@ for (const backend of ['memory', 'redis'] as const) {
     });
     after(async () => {
       await srv?.close();
-      await stopRedis?.();
     });
 
     it('maps a SIP identity to a user (201 with Location); the password is kept only as HA1 and never returned', async () => {

@@ -3,29 +3,21 @@ import { ChatGroup, Groups } from '../../shared/model/groups';
 import { commit, mergePlans } from '../../shared/model/plan';
 import { keys } from '../../shared/store/keys';
 import { ApiClient, adminClient, userClient } from '../support/api';
-import { startRedisOrSkip } from '../support/redis';
-import { startTestServer, TestServer } from '../support/server';
+import { BACKENDS, startServerOn, TestServer } from '../support/server';
 
 const PARTICIPANT_MISSING = 'Specified participant does not exist';
 const notOwner = (id: string) => `User ${id} is not the owner of the group`;
 
-for (const backend of ['memory', 'redis'] as const) {
+for (const backend of BACKENDS) {
   describe(`/sapi/usersgroups (${backend})`, function () {
     let srv: TestServer;
     let admin: ApiClient;
     let adminId: string;
-    let stopRedis: (() => Promise<void>) | undefined;
     const c: Record<string, ApiClient> = {};
     const id: Record<string, string> = {};
 
     before(async function () {
-      let redisUrl: string | undefined;
-      if (backend === 'redis') {
-        const r = await startRedisOrSkip(this);
-        redisUrl = r.url;
-        stopRedis = r.stop;
-      }
-      srv = await startTestServer({ redisUrl });
+      srv = await startServerOn(backend, this);
       admin = await adminClient(srv);
       adminId = (await admin.get('/users/me')).body.id;
       for (const name of ['alice', 'bob', 'carol', 'dave']) {
@@ -39,7 +31,6 @@ for (const backend of ['memory', 'redis'] as const) {
     });
     after(async () => {
       await srv?.close();
-      await stopRedis?.();
     });
 
     const groups = () => new Groups(srv.wac.store);
@@ -379,20 +370,12 @@ for (const backend of ['memory', 'redis'] as const) {
   describe(`/sapi/usersgroups without backend[] = UsersGroup (${backend})`, function () {
     let srv: TestServer;
     let admin: ApiClient;
-    let stopRedis: (() => Promise<void>) | undefined;
     before(async function () {
-      let redisUrl: string | undefined;
-      if (backend === 'redis') {
-        const r = await startRedisOrSkip(this);
-        redisUrl = r.url;
-        stopRedis = r.stop;
-      }
-      srv = await startTestServer({ redisUrl, usersGroup: false });
+      srv = await startServerOn(backend, this, { usersGroup: false });
       admin = await adminClient(srv);
     });
     after(async () => {
       await srv?.close();
-      await stopRedis?.();
     });
 
     it('answers 404 service_disabled on every group endpoint, whatever the body', async () => {

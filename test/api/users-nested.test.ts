@@ -1,23 +1,15 @@
 import { expect } from 'chai';
 import { ApiClient, adminClient } from '../support/api';
 import { createJsSipUa, stopAllJsSipUas } from '../support/jssip';
-import { startRedisOrSkip } from '../support/redis';
-import { startTestServer, TestServer } from '../support/server';
+import { BACKENDS, startServerOn, TestServer } from '../support/server';
 
-for (const backend of ['memory', 'redis'] as const) {
+for (const backend of BACKENDS) {
   describe(`POST /sapi/users with nested credentials, sipMappings and groups (${backend})`, function () {
     let srv: TestServer;
     let admin: ApiClient;
     let groupId: string;
-    let stopRedis: (() => Promise<void>) | undefined;
     before(async function () {
-      let redisUrl: string | undefined;
-      if (backend === 'redis') {
-        const r = await startRedisOrSkip(this);
-        redisUrl = r.url;
-        stopRedis = r.stop;
-      }
-      srv = await startTestServer({ redisUrl });
+      srv = await startServerOn(backend, this);
       admin = await adminClient(srv);
       const g = await admin.post('/usersgroups', { name: 'sales' });
       expect(g.status).to.equal(201);
@@ -26,7 +18,6 @@ for (const backend of ['memory', 'redis'] as const) {
     afterEach(() => stopAllJsSipUas());
     after(async () => {
       await srv?.close();
-      await stopRedis?.();
     });
 
     /** Everything a failed creation could have left behind. */

@@ -1,26 +1,17 @@
 import { expect } from 'chai';
 import { ApiClient, adminClient, userClient } from '../support/api';
-import { startRedisOrSkip } from '../support/redis';
-import { startTestServer, TestServer } from '../support/server';
+import { BACKENDS, startServerOn, TestServer } from '../support/server';
 
-for (const backend of ['memory', 'redis'] as const) {
+for (const backend of BACKENDS) {
   describe(`/sapi/users (${backend})`, function () {
     let srv: TestServer;
     let admin: ApiClient;
-    let stopRedis: (() => Promise<void>) | undefined;
     before(async function () {
-      let redisUrl: string | undefined;
-      if (backend === 'redis') {
-        const r = await startRedisOrSkip(this);
-        redisUrl = r.url;
-        stopRedis = r.stop;
-      }
-      srv = await startTestServer({ redisUrl, ini: '[users]\ndefault_timezone = Atlantic/Canary\ndefault_locale = gl-ES\n' });
+      srv = await startServerOn(backend, this, { ini: '[users]\ndefault_timezone = Atlantic/Canary\ndefault_locale = gl-ES\n' });
       admin = await adminClient(srv);
     });
     after(async () => {
       await srv?.close();
-      await stopRedis?.();
     });
 
     it('creates a user in the default domain with config defaults, answers 201 with Location', async () => {

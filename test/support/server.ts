@@ -10,6 +10,7 @@ import { createLogger } from '../../shared/log';
 import { Users } from '../../shared/model/users';
 import type { SignalingServer } from '../../signaling/server';
 import { startWac, Wac } from '../../wac';
+import { startRedisOrSkip } from './redis';
 
 export interface TestServer {
   domain: string;
@@ -68,6 +69,26 @@ ${opts.redisUrl ? `redis_url = ${opts.redisUrl}` : ''}
     async close() {
       await wac.close();
       if (!opts.dir) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const BACKENDS = ['memory', 'redis'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+/**
+ * A test server on the embedded store or on a redis-server of its own (started here; the suite is
+ * skipped outside CI when redis-server is missing). Closing the server stops that redis-server too.
+ */
+export async function startServerOn(backend: Backend, ctx: Mocha.Context, opts: Omit<Parameters<typeof startTestServer>[0] & object, 'redisUrl'> = {}): Promise<TestServer> {
+  if (backend === 'memory') return startTestServer(opts);
+  const redis = await startRedisOrSkip(ctx);
+  const srv = await startTestServer({ ...opts, redisUrl: redis.url });
+  return {
+    ...srv,
+    async close() {
+      await srv.close();
+      await redis.stop();
     },
   };
 }

@@ -11,6 +11,7 @@ import { Binding, Location } from '../registrar/location';
 import { Caller, Target, TargetResolver } from '../routing/target';
 import { SipRequest } from '../sip/message';
 import { createResponse } from '../sip/response';
+import { parseSipUri } from '../sip/uri';
 import { ServerTransaction } from '../transaction/server';
 import { TransactionLayer } from '../transaction/table';
 import { FlowRegistry } from '../transport/flow';
@@ -54,11 +55,16 @@ export class CallRouter {
     this.d.cdr.ended(callId);
   }
 
-  async route(req: SipRequest, tx: ServerTransaction, caller: Caller, target: Exclude<Target, { kind: 'refused' | 'server' }>): Promise<void> {
-    if (req.method !== 'INVITE') return this.deliver(req, tx, caller, target);
+  /** Routes an initial request; a refused call is answered here too, so that it gets its record. */
+  async route(req: SipRequest, tx: ServerTransaction, caller: Caller, target: Exclude<Target, { kind: 'server' }>): Promise<void> {
+    if (req.method !== 'INVITE') {
+      if (target.kind === 'refused') return this.fail(req, tx, target.status, target.reason);
+      return this.deliver(req, tx, caller, target);
+    }
     const kind: CallKind = caller.kind === 'trunk' ? 'trunk-in' : target.kind === 'trunk' ? 'trunk-out' : target.kind === 'group' ? 'group' : 'direct';
     const from = caller.kind === 'user' ? caller.user.id : `trunk:${caller.trunk.name}:${req.from?.uri ?? ''}`;
-    const callee = target.kind === 'user' ? target.user.id : target.kind === 'group' ? target.group.id : target.number;
+    const callee = target.kind === 'user' ? target.user.id : target.kind === 'group' ? target.group.id
+      : target.kind === 'trunk' ? target.number : parseSipUri(req.uri)?.user ?? req.uri;
     const parties = [caller.kind === 'user' ? caller.user.id : null, target.kind === 'user' ? target.user.id : null].filter((p): p is string => p !== null);
     this.d.cdr.started(req.callId, kind, from, callee, parties);
     await this.call(req, tx, caller, target, 0);
@@ -189,10 +195,11 @@ export class CallRouter {
     out.uri = trunks.requestUri(target.trunk, target.number);
     const identity = `<sip:${target.presented}@${this.d.domain}>`;
     out.set('From', `${identity};tag=${req.fromTag ?? ''}`);
+    out.set('To', `<${out.uri}>`);
     out.set('P-Asserted-Identity', identity);
     if (DIALOG_FORMING.has(req.method)) this.proxy.recordRoute(out, tx.flow, flow, req.fromTag ?? '');
     out.prepend('Via', this.proxy.ourVia(flow));
-    const ctx = this.context(req, tx, { upstreamFrom: req.get('from') });
+    const ctx = this.context(req, tx, { upstreamFrom: req.get('from'), upstreamTo: req.get('to') });
     ctx.addBranch(out, flow, null, (challenge) => trunks.answer(target.trunk, out, challenge, this.proxy.ourVia(flow)));
   }
 

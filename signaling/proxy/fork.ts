@@ -50,8 +50,9 @@ export interface ForkOptions {
   onAnswered?(label: string | null, status: number): void;
   /** A non-2xx final went upstream. */
   onFailed?(status: number): void;
-  /** A From value to put back in responses (the request went out with another identity). */
+  /** From and To values to put back in responses (the request went out with other identities); To keeps the callee's tag. */
   upstreamFrom?: string;
+  upstreamTo?: string;
 }
 
 export class ResponseContext implements ClientTransactionUser {
@@ -245,11 +246,15 @@ export class ResponseContext implements ClientTransactionUser {
     this.layer.sendRequest(dialog('BYE', seq + 1), b.flow, { onResponse: () => undefined, onFailure: () => undefined });
   }
 
-  /** The response as it goes upstream: without our Via, with the caller's own From. */
+  /** The response as it goes upstream: without our Via, with the caller's own From and To. */
   private upstream(res: SipResponse): SipResponse {
     const out = res.clone();
     out.removeFirst('via');
     if (this.opts.upstreamFrom !== undefined) out.set('From', this.opts.upstreamFrom);
+    if (this.opts.upstreamTo !== undefined) {
+      const tag = out.toTag;
+      out.set('To', tag === null ? this.opts.upstreamTo : `${this.opts.upstreamTo};tag=${tag}`);
+    }
     return out;
   }
 }

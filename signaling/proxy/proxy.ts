@@ -97,7 +97,6 @@ export class Proxy implements TransactionUser {
     const caller = await this.identify(req, tx);
     if (!caller) return;
     const target = await this.targets.resolve(req.uri, caller);
-    if (target.kind === 'refused') return tx.respond(createResponse(req, target.status, target.reason));
     if (target.kind === 'server') return this.serveLocally(req, tx);
     await this.calls.route(req, tx, caller, target);
   }

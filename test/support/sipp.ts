@@ -62,6 +62,8 @@ export interface SippOptions {
   /** host:port of the server. */
   remote: string;
   localPort: number;
+  /** -i: the local address SIPp binds to and puts in its messages (default 127.0.0.1). */
+  localIp?: string;
   /** -s: the user part of the Request-URI. */
   service?: string;
   /**
@@ -143,7 +145,7 @@ export async function startSipp(bin: string, dir: string, o: SippOptions): Promi
   const controlPort = await freeUdpPort();
   const mediaPort = await freeUdpPort();
   const args = [
-    o.remote, '-sf', scenario, '-t', 'u1', '-i', '127.0.0.1', '-p', String(o.localPort),
+    o.remote, '-sf', scenario, '-t', 'u1', '-i', o.localIp ?? '127.0.0.1', '-p', String(o.localPort),
     '-m', '1', '-l', '1', '-r', '1',
     '-timeout', `${o.timeoutS}s`, '-timeout_error', '-nostdin',
     '-cp', String(controlPort), '-mp', String(mediaPort), '-mi', '127.0.0.1',
@@ -223,4 +225,31 @@ export function describeRun(r: SippResult): string {
     r.stderr.trim() ? `stderr:\n${tail(r.stderr)}` : '',
     r.messages.trim() ? `messages:\n${tail(r.messages, 6000)}` : '',
   ].filter(Boolean).join('\n');
+}
+
+export interface SippMessage {
+  dir: 'sent' | 'received';
+  /** The SIP message, CRLF line ends. */
+  text: string;
+}
+
+/**
+ * The SIP messages of a -trace_msg log, in order. Each entry starts with a line of dashes and a
+ * timestamp, then "UDP message sent (N bytes):" or "UDP message received [N] bytes :", a blank
+ * line and the message.
+ */
+export function parseSippMessages(log: string): SippMessage[] {
+  const out: SippMessage[] = [];
+  for (const chunk of log.split(/^-{10,}[^\n]*\n/m)) {
+    const m = /^\s*\S+ message (sent|received)[^\n]*\n\s*\n([\s\S]*)$/.exec(chunk);
+    if (!m) continue;
+    const lines = m[2].replace(/\r/g, '').split('\n');
+    // Headers end at the first empty line; keep the body, drop the log's trailing blank lines.
+    const blank = lines.indexOf('');
+    const head = blank < 0 ? lines : lines.slice(0, blank);
+    const body = blank < 0 ? '' : lines.slice(blank + 1).join('\r\n').replace(/(\r\n)+$/, '\r\n');
+    if (head.length === 0 || head[0].trim() === '') continue;
+    out.push({ dir: m[1] as 'sent' | 'received', text: `${head.join('\r\n')}\r\n\r\n${body.trim() === '' ? '' : body}` });
+  }
+  return out;
 }

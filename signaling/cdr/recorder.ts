@@ -18,6 +18,8 @@ interface LiveCall {
   start: number;
   answer: number | null;
   code: number;
+  /** The tags of the answered dialog: only its BYE ends the call (a duplicate answer's BYE does not). */
+  dialog: [string, string] | null;
   timer?: NodeJS.Timeout;
 }
 
@@ -35,18 +37,20 @@ export class CdrRecorder {
     if (this.live.has(callId)) return;
     this.live.set(callId, {
       id: randomUUID(), callId, kind, caller, callee, parties: new Set(parties), answeredBy: null,
-      start: Date.now(), answer: null, code: 0,
+      start: Date.now(), answer: null, code: 0, dialog: null,
     });
   }
 
-  answered(callId: string, answeredBy: string | null, code: number): void {
+  /** The call was answered, in the dialog of these From and To tags. */
+  answered(callId: string, answeredBy: string | null, code: number, dialog: [string, string]): void {
     const c = this.live.get(callId);
     if (!c || c.answer !== null) return;
     c.answer = Date.now();
     c.code = code;
     c.answeredBy = answeredBy;
+    c.dialog = dialog;
     if (answeredBy) c.parties.add(answeredBy);
-    c.timer = setTimeout(() => this.ended(callId), this.maxCallMs);
+    c.timer = setTimeout(() => this.finish(c), this.maxCallMs);
     c.timer.unref();
   }
 
@@ -58,11 +62,12 @@ export class CdrRecorder {
     this.finish(c);
   }
 
-  /** The dialog ended (BYE seen). */
-  ended(callId: string): void {
+  /** A BYE with these tags went through: it ends the call if it belongs to the answered dialog. */
+  ended(callId: string, fromTag: string | null, toTag: string | null): void {
     const c = this.live.get(callId);
-    if (!c || c.answer === null) return;
-    this.finish(c);
+    if (!c || !c.dialog) return;
+    const [a, b] = c.dialog;
+    if ((fromTag === a && toTag === b) || (fromTag === b && toTag === a)) this.finish(c);
   }
 
   get active(): number {

@@ -50,9 +50,9 @@ export class CallRouter {
     return this.d.users.findByName(this.d.domain, username);
   }
 
-  /** A BYE went through: the call's record can be closed. */
-  ended(callId: string): void {
-    this.d.cdr.ended(callId);
+  /** A BYE went through: the call's record is closed if it ends the answered dialog. */
+  ended(bye: SipRequest): void {
+    this.d.cdr.ended(bye.callId, bye.fromTag, bye.toTag);
   }
 
   /** Routes an initial request; a refused call is answered here too, so that it gets its record. */
@@ -88,6 +88,8 @@ export class CallRouter {
       }
       case 'user': {
         const u = target.user;
+        // A forward chain that comes back to the caller would ring the caller's own devices.
+        if (hops > 0 && caller.kind === 'user' && caller.user.id === u.id) return this.fail(req, tx, 482, 'Forward Loop');
         const fw = u.forwards ?? {};
         const canForward = hops < MAX_FORWARDS_CHAIN;
         const forward = (dest: string) => void this.retarget(req, tx, caller, dest, u, hops);
@@ -208,7 +210,7 @@ export class CallRouter {
     const ctx = new ResponseContext(this.layer, tx, {
       timerCMs: this.d.timerCMs,
       ...policy,
-      onAnswered: call ? (label, status) => this.d.cdr.answered(req.callId, label, status) : undefined,
+      onAnswered: call ? (label, res) => this.d.cdr.answered(req.callId, label, res.status, [res.fromTag ?? '', res.toTag ?? '']) : undefined,
       onFailed: call ? (status) => this.d.cdr.failed(req.callId, status) : undefined,
     }, this.proxy.ourVia);
     this.proxy.contexts.set(tx, ctx);

@@ -47,7 +47,7 @@ export interface ForkOptions {
    */
   onGiveUp?(best: SipResponse | null, why: 'failed' | 'timeout'): boolean;
   /** The first 2xx went upstream; `label` is the branch's. */
-  onAnswered?(label: string | null, status: number): void;
+  onAnswered?(label: string | null, res: SipResponse): void;
   /** A non-2xx final went upstream. */
   onFailed?(status: number): void;
   /** From and To values to put back in responses (the request went out with other identities); To keeps the callee's tag. */
@@ -61,6 +61,7 @@ export class ResponseContext implements ClientTransactionUser {
   /** No more final response may go upstream (one was sent, or the call was handed on). */
   private done = false;
   private answered = false;
+  private winner: Branch | null = null;
   private cancelled = false;
   private ringTimer?: NodeJS.Timeout;
 
@@ -102,8 +103,9 @@ export class ResponseContext implements ClientTransactionUser {
     b.final = s;
     this.clearTimerC(b);
     if (s < 300) {
-      if (this.done && !this.answered) {
-        // The caller already has its answer, or the call moved on: end this leg ourselves.
+      // The caller already has its answer, or the call moved on: end this leg ourselves. A group call
+      // connects its first answer only (and JsSIP drops its call on a second 2xx from another leg).
+      if (this.done && (!this.answered || (this.opts.group && first && b !== this.winner))) {
         if (first) this.hangUp(res, b);
         return;
       }
@@ -112,8 +114,9 @@ export class ResponseContext implements ClientTransactionUser {
       this.server.respond(this.upstream(res));
       if (!this.answered) {
         this.answered = true;
+        this.winner = b;
         clearTimeout(this.ringTimer);
-        this.opts.onAnswered?.(b.label, s);
+        this.opts.onAnswered?.(b.label, res);
       }
       if (first) this.cancelPending(COMPLETED_ELSEWHERE);
       return;

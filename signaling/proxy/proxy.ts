@@ -142,7 +142,7 @@ export class Proxy implements TransactionUser {
     const out = req.clone();
     out.prepend('Via', this.ourVia(next));
     ctx.addBranch(out, next);
-    if (req.method === 'BYE') this.calls.ended(req.callId);
+    if (req.method === 'BYE') this.calls.ended(req);
   }
 
   /** Pops our Route values and picks the flow their token names for this request's direction. */

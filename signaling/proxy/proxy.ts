@@ -75,7 +75,7 @@ export class Proxy implements TransactionUser {
   onAck(ack: SipRequest, flow: Flow): void {
     if (!ack.toTag) return;
     const next = this.inDialogFlow(ack, flow);
-    if (!next || !this.decrementMaxForwards(ack)) return;
+    if (!next || next === 'gone' || !this.decrementMaxForwards(ack)) return;
     ack.prepend('Via', this.ourVia(next));
     next.send(ack.toBuffer());
   }
@@ -135,7 +135,7 @@ export class Proxy implements TransactionUser {
   private async routeInDialog(req: SipRequest, tx: ServerTransaction): Promise<void> {
     const next = this.inDialogFlow(req, tx.flow);
     if (!next) return tx.respond(createResponse(req, 404, 'No Route To Dialog Peer'));
-    if (!next.isOpen()) return tx.respond(createResponse(req, 480, 'Dialog Peer Gone'));
+    if (next === 'gone' || !next.isOpen()) return tx.respond(createResponse(req, 480, 'Dialog Peer Gone'));
     if (!this.decrementMaxForwards(req)) return tx.respond(createResponse(req, 483));
     const ctx = new ResponseContext(this.layer, tx, { timerCMs: this.opts.timerCMs }, this.ourVia);
     this.contexts.set(tx, ctx);
@@ -145,8 +145,11 @@ export class Proxy implements TransactionUser {
     if (req.method === 'BYE') this.calls.ended(req);
   }
 
-  /** Pops our Route values and picks the flow their token names for this request's direction. */
-  private inDialogFlow(req: SipRequest, from: Flow): Flow | null {
+  /**
+   * Pops our Route values and picks the flow their token names for this request's direction:
+   * null when there is no token of ours, 'gone' when that connection has closed.
+   */
+  private inDialogFlow(req: SipRequest, from: Flow): Flow | 'gone' | null {
     let token: FlowToken | null = null;
     for (;;) {
       const top = req.getAll('route')[0];
@@ -157,7 +160,7 @@ export class Proxy implements TransactionUser {
     if (!token) return null;
     const id = req.fromTag === token.callerTag ? token.callee : token.caller;
     if (id === from.id && token.caller !== token.callee) return null;
-    return this.flows.get(id) ?? { id, transport: 'WS', reliable: true, remoteAddress: '', remotePort: 0, send: () => false, isOpen: () => false };
+    return this.flows.get(id) ?? 'gone';
   }
 
   private popOwnRoutes(req: SipRequest): void {

@@ -3,8 +3,9 @@
  * whenever offered. Nonces are self-validating (time + HMAC) and expire; a (nonce, nc) pair is
  * accepted once, which stops replays without keeping per-challenge state.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { splitOutsideQuotes, unquote } from '../sip/headers';
+import { mac } from './mac';
 
 export interface DigestCredentials {
   username: string;
@@ -22,7 +23,7 @@ export interface DigestCredentials {
 export type Verdict = 'ok' | 'stale' | 'bad';
 
 export function md5(s: string): string {
-  return createHash('md5').update(s).digest('hex');
+  return hash('md5', s);
 }
 
 /** Parses `Digest k=v, k="v"` into credentials; null for other schemes or missing fields. */
@@ -39,14 +40,24 @@ export function parseDigest(value: string): DigestCredentials | null {
   return out as unknown as DigestCredentials;
 }
 
+/**
+ * Issues and checks nonces. A nonce is `<seq>.<time>.<mac>`: the MAC makes it unforgeable, the time
+ * bounds its life, and the sequence number is what replay detection remembers — as numbers in two
+ * generations swapped every nonce lifetime, so that memory stays flat under any REGISTER rate.
+ * A nonce is accepted once; a client that reuses one gets `stale=true` and simply retries.
+ */
 export class DigestAuthenticator {
-  private readonly secret = randomBytes(32);
-  /** nonce → the nc values already used with it, forgotten once the nonce expires. */
-  private used = new Map<string, { expires: number; nc: Set<string> }>();
+  private readonly secret = randomBytes(32).toString('base64');
+  private seq = 0;
+  private usedNow = new Set<number>();
+  private usedBefore = new Set<number>();
   private sweeper: NodeJS.Timeout;
 
   constructor(private readonly nonceTtlMs = 300_000) {
-    this.sweeper = setInterval(() => this.sweep(), 30_000);
+    this.sweeper = setInterval(() => {
+      this.usedBefore = this.usedNow;
+      this.usedNow = new Set();
+    }, nonceTtlMs);
     this.sweeper.unref();
   }
 
@@ -55,9 +66,8 @@ export class DigestAuthenticator {
   }
 
   newNonce(): string {
-    const ts = Date.now().toString(36);
-    const salt = randomBytes(6).toString('base64url');
-    return `${ts}.${salt}.${this.sign(`${ts}.${salt}`)}`;
+    const body = `${(this.seq++).toString(36)}.${Date.now().toString(36)}`;
+    return `${body}.${this.sign(body)}`;
   }
 
   /** The value of a WWW-Authenticate / Proxy-Authenticate header. */
@@ -70,7 +80,8 @@ export class DigestAuthenticator {
     if (c.algorithm && c.algorithm.toUpperCase() !== 'MD5') return 'bad';
     const parts = c.nonce.split('.');
     if (parts.length !== 3 || !safeEqual(parts[2], this.sign(`${parts[0]}.${parts[1]}`))) return 'bad';
-    const issued = parseInt(parts[0], 36);
+    const seq = parseInt(parts[0], 36);
+    const issued = parseInt(parts[1], 36);
     const ha2 = md5(`${method}:${c.uri}`);
     let expected: string;
     if (c.qop) {
@@ -80,25 +91,13 @@ export class DigestAuthenticator {
     if (!safeEqual(expected, c.response.toLowerCase())) return 'bad';
     // Only a correct response may learn that its nonce is stale (RFC 2617 §3.2.1).
     if (Date.now() - issued > this.nonceTtlMs) return 'stale';
-    const key = c.nonce;
-    let entry = this.used.get(key);
-    if (!entry) {
-      entry = { expires: issued + this.nonceTtlMs, nc: new Set() };
-      this.used.set(key, entry);
-    }
-    const nc = c.nc ?? '';
-    if (entry.nc.has(nc)) return 'stale';
-    entry.nc.add(nc);
+    if (this.usedNow.has(seq) || this.usedBefore.has(seq)) return 'stale';
+    this.usedNow.add(seq);
     return 'ok';
   }
 
   private sign(s: string): string {
-    return createHmac('sha256', this.secret).update(s).digest('base64url').slice(0, 22);
-  }
-
-  private sweep(): void {
-    const now = Date.now();
-    for (const [k, v] of this.used) if (v.expires < now) this.used.delete(k);
+    return mac(this.secret, s, 22);
   }
 }
 

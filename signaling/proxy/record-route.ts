@@ -3,7 +3,8 @@
  * and the caller's From tag, signed so that a forged Route cannot steer requests through us. With it,
  * in-dialog requests reach a browser over its own WebSocket without resolving its `.invalid` Contact.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { mac } from '../auth/mac';
 import { parseNameAddr } from '../sip/name-addr';
 import { parseSipUri } from '../sip/uri';
 import { TransportName } from '../transport/flow';
@@ -25,10 +26,10 @@ export interface FlowToken {
 }
 
 export class RecordRoute {
-  private readonly secret: Buffer;
+  private readonly secret: string;
 
-  constructor(readonly local: LocalAddress, secret?: Buffer) {
-    this.secret = secret ?? randomBytes(32);
+  constructor(readonly local: LocalAddress, secret?: string) {
+    this.secret = secret ?? randomBytes(32).toString('base64');
   }
 
   /** The Record-Route value to show peers reached over `transport`. */
@@ -82,6 +83,6 @@ export class RecordRoute {
   }
 
   private sign(payload: string): string {
-    return createHmac('sha256', this.secret).update(payload).digest('base64url').slice(0, 16);
+    return mac(this.secret, payload, 16);
   }
 }

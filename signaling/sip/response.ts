@@ -5,8 +5,12 @@ import { reasonPhrase } from './status';
 
 const COPIED = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
 
+// Tags must be unique, not secret (RFC 3261 §19.3): a random per-process prefix and a counter.
+const TAG_PREFIX = randomBytes(4).toString('hex');
+let tagSeq = 0;
+
 export function newTag(): string {
-  return randomBytes(6).toString('hex');
+  return `${TAG_PREFIX}${(tagSeq++).toString(36)}`;
 }
 
 /**

@@ -6,7 +6,7 @@ import { Transaction } from './transaction';
 
 export abstract class ServerTransaction extends Transaction {
   lastResponse: SipResponse | null = null;
-  private lastBytes: Buffer | null = null;
+  protected lastBytes: Buffer | null = null;
 
   /** @param replyFlow where responses go: the request's connection, or for UDP the Via-derived address. */
   constructor(key: string, request: SipRequest, flow: Flow, readonly replyFlow: Flow, initial: 'proceeding' | 'trying') {
@@ -78,6 +78,12 @@ export class InviteServerTransaction extends ServerTransaction {
 }
 
 export class NonInviteServerTransaction extends ServerTransaction {
+  /**
+   * Takes over Timer J's absorbing of retransmissions with just the final response's bytes, so that
+   * a completed transaction does not keep its messages, closures and timer alive for 32 s.
+   */
+  absorb?: (finalBytes: Buffer, replyFlow: Flow) => void;
+
   constructor(key: string, request: SipRequest, flow: Flow, replyFlow: Flow) {
     super(key, request, flow, replyFlow, 'trying');
   }
@@ -86,7 +92,10 @@ export class NonInviteServerTransaction extends ServerTransaction {
     if (this.state !== 'trying' && this.state !== 'proceeding') return;
     this.send(res);
     if (res.status < 200) this.state = 'proceeding';
-    else this.linger('completed', 'J', Timers.J(this.replyFlow.reliable));
+    else if (!this.replyFlow.reliable && this.absorb) {
+      this.absorb(this.lastBytes!, this.replyFlow);
+      this.terminate();
+    } else this.linger('completed', 'J', Timers.J(this.replyFlow.reliable));
   }
 
   onRetransmission(): void {

@@ -8,6 +8,7 @@ import { MAGIC_COOKIE, sentBy } from '../sip/via';
 import { Flow } from '../transport/flow';
 import { ClientTransaction, ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './client';
 import { InviteServerTransaction, NonInviteServerTransaction, ServerTransaction } from './server';
+import { Timers } from './timers';
 
 export interface TransactionUser {
   /** A new request, with the server transaction that will carry its responses. */
@@ -23,9 +24,43 @@ export type ReplyFlow = (req: SipRequest, flow: Flow) => Flow;
 
 const BRANCH_PREFIX = MAGIC_COOKIE + randomBytes(4).toString('hex');
 
+/**
+ * Final responses of completed non-INVITE server transactions on UDP, for Timer J: two generations
+ * swapped every Timer J, so each entry lives between one and two Timer J periods.
+ */
+class Absorber {
+  private current = new Map<string, { bytes: Buffer; flow: Flow }>();
+  private previous = new Map<string, { bytes: Buffer; flow: Flow }>();
+  private timer: NodeJS.Timeout;
+
+  constructor(periodMs: number) {
+    this.timer = setInterval(() => {
+      this.previous = this.current;
+      this.current = new Map();
+    }, periodMs);
+    this.timer.unref();
+  }
+
+  add(key: string, bytes: Buffer, flow: Flow): void {
+    this.current.set(key, { bytes, flow });
+  }
+
+  /** Resends the stored response of a retransmitted request; false when there is none. */
+  replay(key: string): boolean {
+    const e = this.current.get(key) ?? this.previous.get(key);
+    if (e) e.flow.send(e.bytes);
+    return e !== undefined;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
+
 export class TransactionLayer {
   private servers = new Map<string, ServerTransaction>();
   private clients = new Map<string, ClientTransaction>();
+  private absorber = new Absorber(Timers.J(false));
   private branchSeq = 0;
 
   constructor(private readonly tu: TransactionUser, private readonly replyFlow: ReplyFlow) {}
@@ -52,10 +87,15 @@ export class TransactionLayer {
       existing.onRetransmission();
       return;
     }
+    if (this.absorber.replay(key)) return;
     const reply = this.replyFlow(req, flow);
-    const tx = req.method === 'INVITE'
-      ? new InviteServerTransaction(key, req, flow, reply)
-      : new NonInviteServerTransaction(key, req, flow, reply);
+    let tx: ServerTransaction;
+    if (req.method === 'INVITE') tx = new InviteServerTransaction(key, req, flow, reply);
+    else {
+      const nit = new NonInviteServerTransaction(key, req, flow, reply);
+      nit.absorb = (bytes, to) => this.absorber.add(key, bytes, to);
+      tx = nit;
+    }
     this.servers.set(key, tx);
     tx.whenTerminated(() => this.servers.delete(key));
     if (req.method === 'CANCEL') {
@@ -69,6 +109,7 @@ export class TransactionLayer {
   /** Ends every transaction and its timers (server shutdown). */
   close(): void {
     for (const tx of [...this.servers.values(), ...this.clients.values()]) tx.terminate();
+    this.absorber.close();
   }
 
   /** Returns false when the response matched no client transaction. */

@@ -32,7 +32,11 @@ export abstract class SipMessage {
   headers: Header[];
   body: Buffer;
   defect: Defect | null = null;
-  private cache = new Map<string, unknown>();
+  // Parsed views, filled on first use; `undefined` = not parsed yet (parsing may yield null).
+  private cCseq: CSeq | null | undefined;
+  private cFrom: NameAddr | null | undefined;
+  private cTo: NameAddr | null | undefined;
+  private cVias: Via[] | null | undefined;
 
   constructor(headers: Header[], body: Buffer) {
     this.headers = headers;
@@ -81,7 +85,7 @@ export abstract class SipMessage {
 
   append(name: string, value: string): void {
     this.headers.push({ name, key: canonicalName(name), value });
-    this.cache.clear();
+    this.invalidate();
   }
 
   /** Inserts a header line above the first line of the same name (or at the top). */
@@ -89,12 +93,12 @@ export abstract class SipMessage {
     const key = canonicalName(name);
     const i = this.headers.findIndex((h) => h.key === key);
     this.headers.splice(i < 0 ? 0 : i, 0, { name, key, value });
-    this.cache.clear();
+    this.invalidate();
   }
 
   remove(key: string): void {
     this.headers = this.headers.filter((h) => h.key !== key);
-    this.cache.clear();
+    this.invalidate();
   }
 
   /** Removes the first element of a list header (top Via, top Route), keeping the rest of its line. */
@@ -104,14 +108,12 @@ export abstract class SipMessage {
     const values = splitList(this.headers[i].value);
     if (values.length <= 1) this.headers.splice(i, 1);
     else this.headers[i] = { ...this.headers[i], value: values.slice(1).join(', ') };
-    this.cache.clear();
+    this.invalidate();
   }
 
-  private memo<T>(key: string, f: () => T): T {
-    if (this.cache.has(key)) return this.cache.get(key) as T;
-    const v = f();
-    this.cache.set(key, v);
-    return v;
+  /** Forgets the parsed views after a header change. */
+  private invalidate(): void {
+    this.cCseq = this.cFrom = this.cTo = this.cVias = undefined;
   }
 
   get callId(): string {
@@ -119,21 +121,24 @@ export abstract class SipMessage {
   }
 
   get cseq(): CSeq | null {
-    return this.memo('cseq', () => parseCSeq(this.get('cseq')));
+    if (this.cCseq === undefined) this.cCseq = parseCSeq(this.get('cseq'));
+    return this.cCseq;
   }
 
   get from(): NameAddr | null {
-    return this.memo('from', () => {
+    if (this.cFrom === undefined) {
       const v = this.get('from');
-      return v === undefined ? null : parseNameAddr(v);
-    });
+      this.cFrom = v === undefined ? null : parseNameAddr(v);
+    }
+    return this.cFrom;
   }
 
   get to(): NameAddr | null {
-    return this.memo('to', () => {
+    if (this.cTo === undefined) {
       const v = this.get('to');
-      return v === undefined ? null : parseNameAddr(v);
-    });
+      this.cTo = v === undefined ? null : parseNameAddr(v);
+    }
+    return this.cTo;
   }
 
   get fromTag(): string | null {
@@ -146,15 +151,8 @@ export abstract class SipMessage {
 
   /** Every Via in order; an unparsable value makes the whole list null. */
   get vias(): Via[] | null {
-    return this.memo('vias', () => {
-      const out: Via[] = [];
-      for (const v of this.getAll('via')) {
-        const via = parseVia(v);
-        if (!via) return null;
-        out.push(via);
-      }
-      return out;
-    });
+    if (this.cVias === undefined) this.cVias = parseVias(this.getAll('via'));
+    return this.cVias;
   }
 
   get topVia(): Via | null {
@@ -217,6 +215,16 @@ export class SipResponse extends SipMessage {
 }
 
 export const MAX_UINT32 = 4294967295;
+
+function parseVias(values: string[]): Via[] | null {
+  const out: Via[] = [];
+  for (const v of values) {
+    const via = parseVia(v);
+    if (!via) return null;
+    out.push(via);
+  }
+  return out;
+}
 
 function parseCSeq(v: string | undefined): CSeq | null {
   if (v === undefined) return null;

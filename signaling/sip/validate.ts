@@ -22,8 +22,10 @@ export function checkRequest(req: SipRequest): Defect | null {
   }
   if (req.defect) return req.defect;
   if (!isToken(req.method)) return { status: 400, reason: 'Bad Method' };
-  for (const key of REQUIRED) if (!req.has(key)) return { status: 400, reason: `Missing ${key} header` };
-  for (const key of SINGLE) if (req.count(key) > 1) return { status: 400, reason: `Multiple ${key} headers` };
+  const counts: Record<string, number> = {};
+  for (const h of req.headers) counts[h.key] = (counts[h.key] ?? 0) + 1;
+  for (const key of REQUIRED) if (!counts[key]) return { status: 400, reason: `Missing ${key} header` };
+  for (const key of SINGLE) if ((counts[key] ?? 0) > 1) return { status: 400, reason: `Multiple ${key} headers` };
   const cseq = req.cseq;
   if (!cseq) return { status: 400, reason: 'Bad CSeq' };
   if (cseq.method !== req.method) {

@@ -25,22 +25,46 @@ export class UdpTransport {
 
   private closed = false;
 
+  /** A flow per datagram is the norm, so it is a small object with methods on its prototype. */
   flow(address: string, port: number): Flow {
-    const socket = this.socket;
-    const isOpen = () => !this.closed;
-    return {
-      id: udpFlowId(address, port), transport: 'UDP', reliable: false, remoteAddress: address, remotePort: port,
-      send(data: Buffer) {
-        if (!isOpen()) return false;
-        socket.send(data, port, address);
-        return true;
-      },
-      isOpen,
-    };
+    return new UdpFlow(this, address, port);
+  }
+
+  send(data: Buffer, address: string, port: number): boolean {
+    if (this.closed) return false;
+    this.socket.send(data, port, address);
+    return true;
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
   }
 
   close(): Promise<void> {
     this.closed = true;
     return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+class UdpFlow implements Flow {
+  readonly transport = 'UDP' as const;
+  readonly reliable = false;
+
+  constructor(
+    private readonly udp: UdpTransport,
+    readonly remoteAddress: string,
+    readonly remotePort: number,
+  ) {}
+
+  get id(): string {
+    return udpFlowId(this.remoteAddress, this.remotePort);
+  }
+
+  send(data: Buffer): boolean {
+    return this.udp.send(data, this.remoteAddress, this.remotePort);
+  }
+
+  isOpen(): boolean {
+    return this.udp.isOpen;
   }
 }

@@ -70,10 +70,6 @@ export class CdrRecorder {
     if ((fromTag === a && toTag === b) || (fromTag === b && toTag === a)) this.finish(c);
   }
 
-  get active(): number {
-    return this.live.size;
-  }
-
   private finish(c: LiveCall): void {
     this.live.delete(c.callId);
     if (c.timer) clearTimeout(c.timer);

@@ -63,8 +63,3 @@ export function parseNameAddr(value: string): NameAddr | null {
     return { display: disp, uri: inner, angle: true, params: p, rawParams: tail };
   }
 }
-
-export function formatNameAddr(na: NameAddr): string {
-  const d = na.display === null ? '' : `"${na.display.replace(/(["\\])/g, '\\$1')}" `;
-  return `${d}<${na.uri}>${na.rawParams}`;
-}

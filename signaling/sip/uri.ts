@@ -73,10 +73,3 @@ export function parseSipUri(raw: string): SipUri | null {
   if (!isValidHost(host)) return null;
   return { raw, scheme, user, host: host.toLowerCase(), port, params, headers };
 }
-
-/** Transport a URI asks for: its `transport` param, else UDP (TLS for sips). */
-export function uriTransport(uri: SipUri): string {
-  const t = uri.params.get('transport');
-  if (t) return t.toLowerCase();
-  return uri.scheme === 'sips' ? 'tls' : 'udp';
-}

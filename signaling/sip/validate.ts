@@ -1,6 +1,6 @@
 /** Request and response sanity checks (RFC 3261 §8.2, §16.3, RFC 4475) that precede any routing. */
 import { isToken } from './headers';
-import { Defect, MAX_UINT32, SipMessage, SipRequest, SipResponse } from './message';
+import { Defect, MAX_UINT32, SipRequest, SipResponse } from './message';
 import { parseNameAddr } from './name-addr';
 import { parseSipUri, uriScheme } from './uri';
 
@@ -55,8 +55,4 @@ export function checkRequest(req: SipRequest): Defect | null {
 export function isSoundResponse(res: SipResponse): boolean {
   return res.version === 'SIP/2.0' && res.status >= 100 && res.status <= 699 && res.cseq !== null
     && res.vias !== null && res.vias.length > 0 && res.count('call-id') === 1 && !res.defect;
-}
-
-export function isRequest(m: SipMessage): m is SipRequest {
-  return m.isRequest;
 }

@@ -70,10 +70,6 @@ export class TransactionLayer {
     return `${BRANCH_PREFIX}.${(this.branchSeq++).toString(36)}`;
   }
 
-  get size(): { server: number; client: number } {
-    return { server: this.servers.size, client: this.clients.size };
-  }
-
   receiveRequest(req: SipRequest, flow: Flow): void {
     const method = req.method === 'ACK' ? 'INVITE' : req.method;
     const key = serverKey(req, method);

@@ -298,7 +298,7 @@ async function sippWarm(c: Ctx, step: string, rate: number, scenario: string, ar
   return `${num(run.stats, 'SuccessfulCall(C)')}/${n} ok, ${num(run.stats, 'FailedCall(C)')} failed, ${num(run.stats, 'Retransmissions(C)')} retrans`;
 }
 
-async function ladder(c: Ctx, step: string, rates: number[], run: (rate: number) => Promise<Row>, warm?: (rate: number) => Promise<string>): Promise<void> {
+async function ladder(step: string, rates: number[], run: (rate: number) => Promise<Row>, warm?: (rate: number) => Promise<string>): Promise<void> {
   if (warm && opt.warmupS > 0 && rates.length > 0) {
     log(`  warm-up ${opt.warmupS} s at ${rates[0] || 1000}/s (not measured): ${await warm(rates[0] || 1000)}`);
     await sleep(quick ? 1000 : 2000);
@@ -496,12 +496,12 @@ async function runBackend(backend: string): Promise<void> {
   if (opt.steps.has('reg_udp')) {
     log(`== REGISTER with digest over UDP (SIPp, ${opt.nUsers} users), ${opt.dur} s per rung`);
     const reg = path.join(SIPP_DIR, 'reg_auth_uac.xml');
-    await ladder(c, 'reg_udp', opt.regRates, (rate) => sippStep(c, 'reg_udp', rate, [], reg, ['-inf', loadCsv], c.regPort),
+    await ladder('reg_udp', opt.regRates, (rate) => sippStep(c, 'reg_udp', rate, [], reg, ['-inf', loadCsv], c.regPort),
       (rate) => sippWarm(c, 'reg_udp', rate, reg, ['-inf', loadCsv], c.regPort));
   }
   if (opt.steps.has('reg_ws')) {
     log(`== REGISTER with digest over WebSocket (${opt.wsConns} connections), ${opt.wsDur} s per rung`);
-    await ladder(c, 'reg_ws', opt.wsRates, (rate) => wsStep(c, rate), async (rate) => {
+    await ladder('reg_ws', opt.wsRates, (rate) => wsStep(c, rate), async (rate) => {
       const w = wsLoadClient({
         MODE: 'load', URL: `ws://${HOST}:${c.server.wsPort}`, CONNS: String(opt.wsConns), TOTAL: String(Math.round(rate * opt.warmupS)),
         DURATION: String(opt.warmupS + 3), RATE: String(rate), USERS: String(opt.nUsers),
@@ -519,13 +519,13 @@ async function runBackend(backend: string): Promise<void> {
   if (opt.steps.has('call')) {
     log(`== INVITE to one registered user (callee), answer ${opt.answerDelayMs} ms, hold ${opt.pauseMs} ms`);
     const call = path.join(SIPP_DIR, 'uac_call.xml');
-    await ladder(c, 'call', opt.callRates, (rate) => sippStep(c, 'call', rate, [0], call, callArgs('callee'), c.uacPort),
+    await ladder('call', opt.callRates, (rate) => sippStep(c, 'call', rate, [0], call, callArgs('callee'), c.uacPort),
       (rate) => sippWarm(c, 'call', rate, call, callArgs('callee'), c.uacPort));
   }
   if (opt.steps.has('group')) {
     log('== INVITE to group1 (3 legs: one answers, two ring and get CANCEL)');
     const call = path.join(SIPP_DIR, 'uac_call.xml');
-    await ladder(c, 'group', opt.groupRates, (rate) => sippStep(c, 'group', rate, [0, 1, 2], call, callArgs('group1'), c.uacPort),
+    await ladder('group', opt.groupRates, (rate) => sippStep(c, 'group', rate, [0, 1, 2], call, callArgs('group1'), c.uacPort),
       (rate) => sippWarm(c, 'group', rate, call, callArgs('group1'), c.uacPort));
   }
   if (opt.steps.has('race') && opt.raceRate > 0) {

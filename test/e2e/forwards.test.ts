@@ -7,30 +7,18 @@
  */
 import { expect } from 'chai';
 import { Cdrs, type Cdr } from '../../shared/model/cdrs';
-import { ApiClient, adminClient } from '../support/api';
+import { ApiClient, adminClient, newAccount, type Account } from '../support/api';
 import { createJsSipUa, sleep, stopAllJsSipUas, waitUntil, wireMatching, type JsSipUa } from '../support/jssip';
 import { startTestServer, type TestServer } from '../support/server';
 import { createSipJsUa, stopAllSipJsUas } from '../support/sipjs';
 
-interface Account {
-  id: string;
-  username: string;
-  password: string;
-}
 
 describe('e2e: DND and call forwards', function () {
   this.timeout(30000);
   let srv: TestServer;
   let api: ApiClient;
-  let seq = 0;
 
-  async function newUser(prefix: string): Promise<Account> {
-    const username = `${prefix}${++seq}`;
-    const password = `pw-${username}-secret`;
-    const r = await api.post('/users', { username, credentials: [{ type: 'basic', data: { password } }] });
-    expect(r.status, JSON.stringify(r.body)).to.equal(201);
-    return { id: r.body.id, username, password };
-  }
+  const newUser = (prefix: string) => newAccount(api, prefix);
 
   /** PUT /sapi/users/:id as the user itself (self) or as the admin. */
   async function setUser(who: Account, body: unknown, as: 'self' | 'admin' = 'admin'): Promise<void> {

@@ -19,7 +19,7 @@ import { Cdrs, type Cdr } from '../../shared/model/cdrs';
 import { Groups } from '../../shared/model/groups';
 import { SipMessage, SipRequest, SipResponse } from '../../signaling/sip/message';
 import { parseMessage } from '../../signaling/sip/parser';
-import { adminClient, type ApiClient } from '../support/api';
+import { adminClient, newAccount, type Account, type ApiClient } from '../support/api';
 import {
   createJsSipUa,
   rawHeader,
@@ -38,23 +38,10 @@ import { digestAnswer, rnd, UdpPeer } from '../support/udp-peer';
 const COMPLETED_ELSEWHERE = 'SIP ;cause=200 ;text="Call completed elsewhere"';
 const NOBODY_ANSWERED = 'SIP ;cause=480 ;text="No participant answered"';
 
-interface Account {
-  id: string;
-  username: string;
-  password: string;
-}
 
 let seq = 0;
 
 /** A user created through the admin API (POST /sapi/users with a basic credential). */
-async function newUser(api: ApiClient, prefix: string): Promise<Account> {
-  const username = `${prefix}${++seq}`;
-  const password = `pw-${username}-secret`;
-  const r = await api.post('/users', { username, credentials: [{ type: 'basic', data: { password } }] });
-  expect(r.status, `create user ${username}: ${JSON.stringify(r.body)}`).to.equal(201);
-  return { id: r.body.id, username, password };
-}
-
 /** A group created through the admin API; returns its id. */
 async function newGroup(api: ApiClient, participants: string[]): Promise<string> {
   const r = await api.post('/usersgroups', { name: `group ${++seq}`, participants });
@@ -117,7 +104,7 @@ describe('e2e: group calls', function () {
 
     /** Three participants (JsSIP, SIP.js, JsSIP) and a caller, all registered; the group's id. */
     async function setup(callerKind: 'jssip' | 'sipjs' = 'jssip') {
-      const [u1, u2, u3, uc] = await Promise.all([newUser(api, 'p'), newUser(api, 'p'), newUser(api, 'p'), newUser(api, 'caller')]);
+      const [u1, u2, u3, uc] = await Promise.all([newAccount(api, 'p'), newAccount(api, 'p'), newAccount(api, 'p'), newAccount(api, 'caller')]);
       const groupId = await newGroup(api, [u1.id, u2.id, u3.id]);
       const [p1, p2, p3] = await Promise.all([
         createJsSipUa({ server: srv, ...u1, label: `jssip:${u1.username}` }),
@@ -206,7 +193,7 @@ describe('e2e: group calls', function () {
     });
 
     it('the caller, a participant, is not rung on any of its devices; a participant with no device is skipped', async () => {
-      const [uc, u1, u2, idle] = await Promise.all([newUser(api, 'caller'), newUser(api, 'p'), newUser(api, 'p'), newUser(api, 'idle')]);
+      const [uc, u1, u2, idle] = await Promise.all([newAccount(api, 'caller'), newAccount(api, 'p'), newAccount(api, 'p'), newAccount(api, 'idle')]);
       const groupId = await newGroup(api, [uc.id, u1.id, idle.id, u2.id]);
       const callerDesk = await createJsSipUa({ server: srv, ...uc, label: 'caller-desk' });
       const callerPhone = await createSipJsUa({ server: srv, ...uc, label: 'caller-phone' });
@@ -229,7 +216,7 @@ describe('e2e: group calls', function () {
     });
 
     it('a group whose only participant with a device is the caller: 480 with the Reason at once', async () => {
-      const [uc, idle] = await Promise.all([newUser(api, 'caller'), newUser(api, 'idle')]);
+      const [uc, idle] = await Promise.all([newAccount(api, 'caller'), newAccount(api, 'idle')]);
       const groupId = await newGroup(api, [uc.id, idle.id]);
       const caller = await createJsSipUa({ server: srv, ...uc });
       const other = await createJsSipUa({ server: srv, ...uc, label: 'caller-2' });
@@ -272,7 +259,7 @@ describe('e2e: group calls', function () {
     });
 
     it('nobody answers (one participant on two devices): after the timeout the caller gets 480 with Reason "No participant answered", every leg gets CANCEL; CDR no-answer 480', async () => {
-      const [u1, u2, u3, uc] = await Promise.all([newUser(api, 'p'), newUser(api, 'p'), newUser(api, 'p'), newUser(api, 'caller')]);
+      const [u1, u2, u3, uc] = await Promise.all([newAccount(api, 'p'), newAccount(api, 'p'), newAccount(api, 'p'), newAccount(api, 'caller')]);
       const groupId = await newGroup(api, [u1.id, u2.id, u3.id]);
       const p1 = await createJsSipUa({ server: srv, ...u1 });
       const p1b = await createSipJsUa({ server: srv, ...u1, label: `${u1.username}-second-device` });
@@ -302,7 +289,7 @@ describe('e2e: group calls', function () {
     });
 
     it('an answer before the timeout is not cut by it', async () => {
-      const [u1, u2, uc] = await Promise.all([newUser(api, 'p'), newUser(api, 'p'), newUser(api, 'caller')]);
+      const [u1, u2, uc] = await Promise.all([newAccount(api, 'p'), newAccount(api, 'p'), newAccount(api, 'caller')]);
       const groupId = await newGroup(api, [u1.id, u2.id]);
       const p1 = await createJsSipUa({ server: srv, ...u1 });
       const p2 = await createSipJsUa({ server: srv, ...u2 });
@@ -335,7 +322,7 @@ describe('e2e: group calls', function () {
 
     it('a group id is not callable: 404 (even for a group that exists in the store)', async () => {
       const api = await adminClient(srv);
-      const [u1, uc] = await Promise.all([newUser(api, 'p'), newUser(api, 'caller')]);
+      const [u1, uc] = await Promise.all([newAccount(api, 'p'), newAccount(api, 'caller')]);
       const created = await api.post('/usersgroups', { name: 'off', participants: [u1.id] });
       expect(created.status, 'the REST service is off too').to.equal(404);
       // The group exists (as if created while the service was on); it still must not be callable.
@@ -375,8 +362,8 @@ describe('e2e: group calls', function () {
      * the one answering must get a CANCEL with "Call completed elsewhere".
      */
     async function race(steps: Step[], winner: number) {
-      const accounts = await Promise.all([newUser(api, 'udp'), newUser(api, 'udp'), newUser(api, 'udp')]);
-      const uc = await newUser(api, 'caller');
+      const accounts = await Promise.all([newAccount(api, 'udp'), newAccount(api, 'udp'), newAccount(api, 'udp')]);
+      const uc = await newAccount(api, 'caller');
       const groupId = await newGroup(api, accounts.map((a) => a.id));
       const ps = await Promise.all(accounts.map((a) => Peer.open(a)));
       peers.push(...ps);
@@ -485,8 +472,8 @@ describe('e2e: group calls', function () {
     }
 
     async function udpParticipants(n: number) {
-      const accounts = await Promise.all(Array.from({ length: n }, () => newUser(api, 'udp')));
-      const uc = await newUser(api, 'caller');
+      const accounts = await Promise.all(Array.from({ length: n }, () => newAccount(api, 'udp')));
+      const uc = await newAccount(api, 'caller');
       const groupId = await newGroup(api, accounts.map((a) => a.id));
       const ps = await Promise.all(accounts.map((a) => Peer.open(a)));
       peers.push(...ps);

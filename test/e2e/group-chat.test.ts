@@ -5,16 +5,11 @@
  */
 import { expect } from 'chai';
 import { Groups } from '../../shared/model/groups';
-import { adminClient, type ApiClient } from '../support/api';
+import { adminClient, newAccount, type ApiClient } from '../support/api';
 import { createJsSipUa, sleep, stopAllJsSipUas, waitUntil, type JsSipUa } from '../support/jssip';
 import { startTestServer, type TestServer } from '../support/server';
 import { createSipJsUa, loadSipJs, stopAllSipJsUas, type SipJsUa } from '../support/sipjs';
 
-interface Account {
-  id: string;
-  username: string;
-  password: string;
-}
 
 interface Received {
   body: string;
@@ -103,15 +98,8 @@ describe('e2e: group chat', function () {
   this.timeout(20000);
   let srv: TestServer;
   let api: ApiClient;
-  let seq = 0;
 
-  async function newUser(prefix: string): Promise<Account> {
-    const username = `${prefix}${++seq}`;
-    const password = `pw-${username}-secret`;
-    const r = await api.post('/users', { username, credentials: [{ type: 'basic', data: { password } }] });
-    expect(r.status, JSON.stringify(r.body)).to.equal(201);
-    return { id: r.body.id, username, password };
-  }
+  const newUser = (prefix: string) => newAccount(api, prefix);
 
   before(async () => {
     srv = await startTestServer();

@@ -52,3 +52,20 @@ export async function userClient(srv: TestServer, username: string, password: st
   const u = await srv.users.create({ domain: srv.domain, username, password, role });
   return { client: await new ApiClient(srv.adminUrl).login(username, password), id: u.id };
 }
+
+export interface Account {
+  id: string;
+  username: string;
+  password: string;
+}
+
+let accountSeq = 0;
+
+/** A fresh user with a password, created through POST /sapi/users (names never repeat in a run). */
+export async function newAccount(api: ApiClient, prefix: string): Promise<Account> {
+  const username = `${prefix}${++accountSeq}`;
+  const password = `pw-${username}-secret`;
+  const r = await api.post('/users', { username, credentials: [{ type: 'basic', data: { password } }] });
+  if (r.status !== 201) throw new Error(`create user ${username}: ${r.status} ${JSON.stringify(r.body)}`);
+  return { id: r.body.id, username, password };
+}

@@ -19,6 +19,7 @@ import type { Store, WriteOp } from '../store/store';
 import { keys } from '../store/keys';
 import { Collection } from './collection';
 import { ModelError } from './errors';
+import { dropOwnerMappingsOps } from './sip-mappings';
 import { commit, emptyPlan, mergePlans, Plan } from './plan';
 
 export interface UsersGroup {
@@ -233,6 +234,7 @@ export class Groups {
         ...g.participants.map((p): WriteOp => ({ op: 'srem', key: keys.userGroups(p), members: [id] })),
         // Phonebooks drop subscribers that no longer exist when read (see phonebooks.ts).
         { op: 'del', key: keys.groupPhonebooks(id) },
+        ...(await dropOwnerMappingsOps(this.store, `wac-group:${id}`)),
       );
       plan.present.push(...revGuards(g));
       await commit(this.store, plan);

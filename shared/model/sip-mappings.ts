@@ -50,6 +50,19 @@ export function parseOwnerUri(uri: string): { kind: 'user' | 'group'; id: string
   return m ? { kind: m[1] as 'user' | 'group', id: m[2] } : null;
 }
 
+/**
+ * The ops removing every SIP mapping of an owner that is being deleted, so that its SIP identities
+ * return to the pool (usable again) in the same write as the deletion.
+ */
+export async function dropOwnerMappingsOps(store: Store, ownerUri: string): Promise<WriteOp[]> {
+  const docs = new Collection<SipMapping>(store, 'sipmapping');
+  const ops: WriteOp[] = [{ op: 'del', key: keys.sipMappingsByOwner(ownerUri) }];
+  for (const m of await docs.getMany(await store.smembers(keys.sipMappingsByOwner(ownerUri)))) {
+    ops.push(...docs.deleteOps(m.id), { op: 'del', key: keys.sipMappingByUsername(m.credential.username) });
+  }
+  return ops;
+}
+
 export class SipMappings {
   readonly docs: Collection<StoredSipMapping>;
 

@@ -5,6 +5,7 @@ import { keys } from '../store/keys';
 import { Collection } from './collection';
 // credentials.ts imports this module for types only, so the two do not load each other in a cycle.
 import { Credentials } from './credentials';
+import { dropOwnerMappingsOps } from './sip-mappings';
 import { ModelError } from './errors';
 import { commitLeavingGroups } from './groups';
 import { commit, emptyPlan, mergePlans, Plan } from './plan';
@@ -166,14 +167,10 @@ export class Users {
   async delete(id: string): Promise<void> {
     const user = await this.get(id);
     if (!user) throw new ModelError('not_found', `user ${id} does not exist`);
-    const owner = `wac-user:${id}`;
-    const ops: WriteOp[] = [...this.docs.deleteOps(id), { op: 'del', key: keys.userByName(user.domain, user.username) }];
-    for (const mappingId of await this.store.smembers(keys.sipMappingsByOwner(owner))) {
-      const raw = await this.store.get(keys.sipMapping(mappingId));
-      if (raw) ops.push({ op: 'del', key: keys.sipMappingByUsername((JSON.parse(raw) as { credential: { username: string } }).credential.username) });
-      ops.push({ op: 'del', key: keys.sipMapping(mappingId) }, { op: 'srem', key: 'index:sipmapping', members: [mappingId] });
-    }
-    ops.push({ op: 'del', key: keys.sipMappingsByOwner(owner) }, { op: 'del', key: keys.basicCredential(id) });
+    const ops: WriteOp[] = [
+      ...this.docs.deleteOps(id), { op: 'del', key: keys.userByName(user.domain, user.username) },
+      ...(await dropOwnerMappingsOps(this.store, `wac-user:${id}`)), { op: 'del', key: keys.basicCredential(id) },
+    ];
     // In the same write the user leaves every user group (and its chat group); groups it owns stay.
     await commitLeavingGroups(this.store, id, { ops, absent: [], present: [{ key: keys.user(id), error: new ModelError('not_found', `user ${id} does not exist`) }] });
   }

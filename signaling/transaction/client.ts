@@ -11,6 +11,8 @@ export interface ClientTransactionUser {
   onFailure(tx: ClientTransaction, reason: 'timeout' | 'transport'): void;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
 export abstract class ClientTransaction extends Transaction {
   protected bytes: Buffer;
   gotProvisional = false;
@@ -63,6 +65,8 @@ export class InviteClientTransaction extends ClientTransaction {
       case 'calling':
       case 'proceeding':
         this.stopTimer('A');
+        // Retransmissions are over: the request's bytes need not stay alive through Timer M or D.
+        this.bytes = NO_BYTES;
         if (s < 200) {
           this.state = 'proceeding';
           this.gotProvisional = true;
@@ -130,6 +134,7 @@ export class NonInviteClientTransaction extends ClientTransaction {
     }
     this.stopTimer('E');
     this.stopTimer('F');
+    this.bytes = NO_BYTES;
     this.linger('completed', 'K', Timers.K(this.flow.reliable));
     this.user.onResponse(res, this);
   }

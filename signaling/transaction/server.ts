@@ -5,7 +5,6 @@ import { Timers, T2 } from './timers';
 import { Transaction } from './transaction';
 
 export abstract class ServerTransaction extends Transaction {
-  lastResponse: SipResponse | null = null;
   protected lastBytes: Buffer | null = null;
 
   /** @param replyFlow where responses go: the request's connection, or for UDP the Via-derived address. */
@@ -18,7 +17,6 @@ export abstract class ServerTransaction extends Transaction {
   abstract onRetransmission(): void;
 
   protected send(res: SipResponse): void {
-    this.lastResponse = res;
     this.lastBytes = res.toBuffer();
     this.replyFlow.send(this.lastBytes);
   }

@@ -2,6 +2,9 @@
 import dgram from 'node:dgram';
 import { Flow, FlowHandler, udpFlowId } from './flow';
 
+const RECV_BUFFER = 4 * 1024 * 1024;
+const SEND_BUFFER = 1024 * 1024;
+
 export class UdpTransport {
   private socket: dgram.Socket;
   constructor(private readonly handler: FlowHandler) {
@@ -18,6 +21,14 @@ export class UdpTransport {
       this.socket.once('error', reject);
       this.socket.bind(port, address, () => {
         this.socket.off('error', reject);
+        // One socket serves every UDP peer: a deep receive queue rides out a garbage-collection
+        // pause instead of dropping datagrams (the kernel caps it at net.core.rmem_max).
+        try {
+          this.socket.setRecvBufferSize(RECV_BUFFER);
+          this.socket.setSendBufferSize(SEND_BUFFER);
+        } catch {
+          // Keep the system default when the kernel refuses.
+        }
         resolve(this.socket.address().port);
       });
     });

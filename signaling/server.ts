@@ -131,6 +131,7 @@ export async function startSignaling(config: Config, store: Store, log: Logger, 
     async close() {
       layer.close();
       await Promise.all([ws.close(), udp.close(), tcp.close()]);
+      await cdr.close();
       location.close();
       digest.close();
     },

@@ -25,12 +25,32 @@ interface LiveCall {
 
 export class CdrRecorder {
   private live = new Map<string, LiveCall>();
+  /** Finished records waiting for the next batched write: a disk sync per call would stall calls. */
+  private pending: Cdr[] = [];
+  private flusher: NodeJS.Timeout;
 
   constructor(
     private readonly cdrs: Cdrs,
     private readonly log: Logger,
     private readonly maxCallMs = 12 * 3600_000,
-  ) {}
+    flushMs = 200,
+  ) {
+    this.flusher = setInterval(() => void this.flush(), flushMs);
+    this.flusher.unref();
+  }
+
+  /** Writes the finished records now (also at shutdown). */
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    await this.cdrs.save(batch).catch((err) => this.log.error({ err, records: batch.length }, 'could not write call records'));
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.flusher);
+    await this.flush();
+  }
 
   /** A new call; `parties` are the user ids allowed to read its record. */
   started(callId: string, kind: CallKind, caller: string, callee: string, parties: string[]): void {
@@ -80,6 +100,6 @@ export class CdrRecorder {
       answer: c.answer === null ? null : new Date(c.answer).toISOString(), end: new Date(end).toISOString(),
       duration: c.answer === null ? 0 : Math.round((end - c.answer) / 1000), result: resultOf(c.code), code: c.code,
     };
-    this.cdrs.save(cdr).catch((err) => this.log.error({ err, callId: c.callId }, 'could not write the call record'));
+    this.pending.push(cdr);
   }
 }

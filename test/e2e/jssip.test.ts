@@ -18,15 +18,8 @@ import {
 describe('e2e: JsSIP', function () {
   this.timeout(20000);
   let server: TestServer;
-  let seq = 0;
 
-  /** A fresh user per test so bindings never leak between tests. */
-  async function newUser(prefix: string): Promise<{ username: string; password: string }> {
-    const username = `${prefix}${++seq}`;
-    const password = `pw-${username}-secret`;
-    await server.addUser(username, password);
-    return { username, password };
-  }
+  const newUser = (prefix: string) => server.freshUser(prefix);
 
   before(async () => {
     // A short min_expires so the refresh test can use JsSIP's minimum of 10 s.

@@ -10,14 +10,8 @@ import { createSipJsUa, createSipJsUaNoWait, sleep, stopAllSipJsUas, waitUntil }
 describe('e2e: SIP.js', function () {
   this.timeout(20000);
   let server: TestServer;
-  let seq = 0;
 
-  async function newUser(prefix: string): Promise<{ username: string; password: string }> {
-    const username = `${prefix}${++seq}`;
-    const password = `pw-${username}-secret`;
-    await server.addUser(username, password);
-    return { username, password };
-  }
+  const newUser = (prefix: string) => server.freshUser(prefix);
 
   before(async () => {
     server = await startTestServer({ ini: '[registrar]\nmin_expires = 2\n' });

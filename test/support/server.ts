@@ -22,11 +22,15 @@ export interface TestServer {
   wac: Wac;
   users: Users;
   addUser(username: string, password: string): Promise<void>;
+  /** A user never seen before in this run (so bindings never leak between tests), with its password. */
+  freshUser(prefix: string): Promise<{ username: string; password: string }>;
   bindings(username: string): Promise<number>;
   close(): Promise<void>;
 }
 
 export const ADMIN_PASSWORD = 'admin-secret';
+
+let userSeq = 0;
 
 /**
  * `ini` is appended to the test defaults (ephemeral ports, silent logs, a first admin, user groups on);
@@ -62,6 +66,12 @@ ${opts.redisUrl ? `redis_url = ${opts.redisUrl}` : ''}
     adminUrl: `http://127.0.0.1:${wac.adminPort}`,
     async addUser(username, password) {
       await users.create({ domain, username, password });
+    },
+    async freshUser(prefix) {
+      const username = `${prefix}${++userSeq}`;
+      const password = `pw-${username}-secret`;
+      await users.create({ domain, username, password });
+      return { username, password };
     },
     async bindings(username) {
       return signaling.location.count(`${username}@${domain}`);

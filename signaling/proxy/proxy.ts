@@ -150,23 +150,20 @@ export class Proxy implements TransactionUser {
    * null when there is no token of ours, 'gone' when that connection has closed.
    */
   private inDialogFlow(req: SipRequest, from: Flow): Flow | 'gone' | null {
-    let token: FlowToken | null = null;
-    for (;;) {
-      const top = req.getAll('route')[0];
-      if (top === undefined || !this.rr.isOurs(top)) break;
-      token ??= this.rr.token(top);
-      req.removeFirst('route');
-    }
+    const token = this.popOwnRoutes(req);
     if (!token) return null;
     const id = req.fromTag === token.callerTag ? token.callee : token.caller;
     if (id === from.id && token.caller !== token.callee) return null;
     return this.flows.get(id) ?? 'gone';
   }
 
-  private popOwnRoutes(req: SipRequest): void {
+  /** Removes the top Route values that name this server; returns the first flow token among them. */
+  private popOwnRoutes(req: SipRequest): FlowToken | null {
+    let token: FlowToken | null = null;
     for (;;) {
       const top = req.getAll('route')[0];
-      if (top === undefined || !this.rr.isOurs(top)) return;
+      if (top === undefined || !this.rr.isOurs(top)) return token;
+      token ??= this.rr.token(top);
       req.removeFirst('route');
     }
   }

@@ -2,17 +2,15 @@ import { expect } from 'chai';
 import { digestHa1 } from '../../shared/model/secret';
 import { SipMappings } from '../../shared/model/sip-mappings';
 import { keys } from '../../shared/store/keys';
-import { ApiClient, ApiResponse } from '../support/api';
+import { ApiClient, RecordingClient } from '../support/api';
 import { ADMIN_PASSWORD, BACKENDS, startServerOn, TestServer } from '../support/server';
 
 /** Every response body seen, to prove at the end that no secret ever left the server. */
 const seen: string[] = [];
 
-class Recorder extends ApiClient {
-  override async call(...args: Parameters<ApiClient['call']>): Promise<ApiResponse> {
-    const r = await super.call(...args);
-    if (args[1] !== '/openapi.json') seen.push(JSON.stringify(r.body ?? null));
-    return r;
+class Recorder extends RecordingClient {
+  constructor(base: string, token?: string) {
+    super(base, token, seen);
   }
 }
 

@@ -43,6 +43,20 @@ export class ApiClient {
   }
 }
 
+/** An ApiClient that keeps every response body (the OpenAPI document aside) in `sink`, to prove no secret ever left. */
+export class RecordingClient extends ApiClient {
+  constructor(base: string, token: string | undefined, private readonly sink: string[]) {
+    super(base, token);
+  }
+
+  override async call(...args: Parameters<ApiClient['call']>): Promise<ApiResponse> {
+    const r = await super.call(...args);
+    // The OpenAPI document names the password fields of request bodies; it holds no value.
+    if (args[1] !== '/openapi.json') this.sink.push(JSON.stringify(r.body ?? null));
+    return r;
+  }
+}
+
 export function adminClient(srv: TestServer): Promise<ApiClient> {
   return new ApiClient(srv.adminUrl).login('admin', ADMIN_PASSWORD);
 }

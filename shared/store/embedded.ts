@@ -155,90 +155,116 @@ export class EmbeddedStore implements Store {
   // Synchronous from guard check to commit, so no other call can interleave.
   private commit(ops: readonly WriteOp[]): void {
     if (this.broken) throw new Error(`store is read-only after a journal failure: ${this.broken.message}`);
-    const staged = stage(this.data, ops);
-    if (staged.size === 0) return;
+    const undo = applyOps(this.data, ops);
+    if (undo.length === 0) return;
     const line = Buffer.from(JSON.stringify({ ops }) + '\n');
     try {
       for (let off = 0; off < line.length; ) off += fs.writeSync(this.fd, line, off);
       fs.fdatasyncSync(this.fd);
     } catch (err) {
+      rollBack(undo);
       this.broken = err as Error;
       throw err;
     }
-    apply(this.data, staged);
   }
 }
+
+type Undo = () => void;
 
 /**
- * Computes the keys `ops` would change without touching `data`, so a batch
- * that fails half-way (wrong type) leaves no trace. null marks a deletion.
+ * Applies `ops` to `data` in place and returns the steps that take them back (none: nothing
+ * changed). A batch that fails half-way (an op on a key of another type) is taken back before the
+ * error is thrown. Undoing op by op keeps a write's cost independent of the size of the hashes and
+ * sets it touches: an index set of every call record grows without bound.
  */
-function stage(data: Data, ops: readonly WriteOp[]): Map<string, Value | null> {
-  const staged = new Map<string, Value | null>();
-  // Hashes and sets are copied once per batch, before their first mutation.
-  const owned = new Set<string>();
-  const mutable = <T extends 'hash' | 'set'>(key: string, type: T, create: boolean) => {
-    const value = (staged.has(key) ? staged.get(key) : data.get(key)) ?? undefined;
-    if (value && value.t !== type) throw new WrongTypeError(key, type);
-    if (value && owned.has(key)) return value as Extract<Value, { t: T }>;
-    if (!value && !create) return undefined;
-    const fresh = (
-      type === 'hash'
-        ? { t: 'hash', v: new Map(value?.v as Map<string, string> | undefined) }
-        : { t: 'set', v: new Set(value?.v as Set<string> | undefined) }
-    ) as Extract<Value, { t: T }>;
-    owned.add(key);
-    staged.set(key, fresh);
-    return fresh;
+function applyOps(data: Data, ops: readonly WriteOp[]): Undo[] {
+  const undo: Undo[] = [];
+  const restore = (key: string): Undo => {
+    const prev = data.get(key);
+    return prev ? () => data.set(key, prev) : () => data.delete(key);
   };
-
-  for (const op of ops) {
-    switch (op.op) {
-      case 'set':
-        staged.set(op.key, { t: 'string', v: op.value });
-        break;
-      case 'del':
-        staged.set(op.key, null);
-        break;
-      case 'hset': {
-        const entries = Object.entries(op.fields);
-        if (entries.length === 0) break;
-        const hash = mutable(op.key, 'hash', true)!;
-        for (const [field, value] of entries) hash.v.set(field, value);
-        break;
-      }
-      case 'hdel': {
-        const hash = op.fields.length > 0 ? mutable(op.key, 'hash', false) : undefined;
-        if (!hash) break;
-        for (const field of op.fields) hash.v.delete(field);
-        if (hash.v.size === 0) staged.set(op.key, null);
-        break;
-      }
-      case 'sadd': {
-        if (op.members.length === 0) break;
-        const set = mutable(op.key, 'set', true)!;
-        for (const member of op.members) set.v.add(member);
-        break;
-      }
-      case 'srem': {
-        const set = op.members.length > 0 ? mutable(op.key, 'set', false) : undefined;
-        if (!set) break;
-        for (const member of op.members) set.v.delete(member);
-        if (set.v.size === 0) staged.set(op.key, null);
-        break;
-      }
-      default:
-        throw new Error(`unknown write op ${JSON.stringify(op)}`);
+  const container = <T extends 'hash' | 'set'>(key: string, type: T, create: boolean) => {
+    let value = data.get(key);
+    if (value && value.t !== type) throw new WrongTypeError(key, type);
+    if (!value && create) {
+      value = (type === 'hash' ? { t: 'hash', v: new Map() } : { t: 'set', v: new Set() }) as Value;
+      data.set(key, value);
+      undo.push(() => data.delete(key));
     }
+    return value as Extract<Value, { t: T }> | undefined;
+  };
+  const dropIfEmpty = (key: string, value: Value & { v: { size: number } }) => {
+    if (value.v.size > 0) return;
+    data.delete(key);
+    undo.push(() => data.set(key, value));
+  };
+  try {
+    for (const op of ops) {
+      switch (op.op) {
+        case 'set':
+          undo.push(restore(op.key));
+          data.set(op.key, { t: 'string', v: op.value });
+          break;
+        case 'del':
+          if (!data.has(op.key)) break;
+          undo.push(restore(op.key));
+          data.delete(op.key);
+          break;
+        case 'hset': {
+          const entries = Object.entries(op.fields);
+          if (entries.length === 0) break;
+          const hash = container(op.key, 'hash', true)!.v;
+          for (const [field, value] of entries) {
+            const old = hash.get(field);
+            hash.set(field, value);
+            undo.push(old === undefined ? () => hash.delete(field) : () => hash.set(field, old));
+          }
+          break;
+        }
+        case 'hdel': {
+          const hash = op.fields.length > 0 ? container(op.key, 'hash', false) : undefined;
+          if (!hash) break;
+          for (const field of op.fields) {
+            const old = hash.v.get(field);
+            if (old === undefined) continue;
+            hash.v.delete(field);
+            undo.push(() => hash.v.set(field, old));
+          }
+          dropIfEmpty(op.key, hash);
+          break;
+        }
+        case 'sadd': {
+          if (op.members.length === 0) break;
+          const set = container(op.key, 'set', true)!.v;
+          for (const member of op.members) {
+            if (set.has(member)) continue;
+            set.add(member);
+            undo.push(() => set.delete(member));
+          }
+          break;
+        }
+        case 'srem': {
+          const set = op.members.length > 0 ? container(op.key, 'set', false) : undefined;
+          if (!set) break;
+          for (const member of op.members) {
+            if (set.v.delete(member)) undo.push(() => set.v.add(member));
+          }
+          dropIfEmpty(op.key, set);
+          break;
+        }
+        default:
+          throw new Error(`unknown write op ${JSON.stringify(op)}`);
+      }
+    }
+  } catch (err) {
+    rollBack(undo);
+    throw err;
   }
-  return staged;
+  return undo;
 }
 
-function apply(data: Data, staged: Map<string, Value | null>): void {
-  for (const [k, value] of staged) {
-    if (value) data.set(k, value);
-    else data.delete(k);
-  }
+function rollBack(undo: Undo[]): void {
+  for (let i = undo.length - 1; i >= 0; i--) undo[i]();
 }
 
 function readSnapshot(dir: string): { data: Data; gen: number } {
@@ -280,7 +306,7 @@ function replayJournal(file: string, data: Data): number {
     } catch (err) {
       throw new Error(`${file}: corrupt journal at line ${lineNo}: ${(err as Error).message}`);
     }
-    apply(data, stage(data, ops));
+    applyOps(data, ops);
     start = end + 1;
   }
   return start;

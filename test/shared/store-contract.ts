@@ -204,6 +204,24 @@ export function storeContract(name: string, factory: StoreFactory): void {
         expect(await store.hget('h', 'f')).to.equal('v');
         expect(await store.get('s')).to.equal('1');
       });
+
+      it('a failing batch also takes back emptied hashes and sets, removed members and deleted keys', async () => {
+        await store.write([{ op: 'sadd', key: 'big', members: ['a', 'b'] }]);
+        await expectRejects(
+          store.write([
+            { op: 'hdel', key: 'h', fields: ['f'] },
+            { op: 'srem', key: 'z', members: ['m'] },
+            { op: 'sadd', key: 'big', members: ['b', 'c'] },
+            { op: 'srem', key: 'big', members: ['a'] },
+            { op: 'del', key: 's' },
+            { op: 'hset', key: 'big', fields: { f: 'v' } },
+          ]),
+        );
+        expect(await store.hgetall('h')).to.deep.equal({ f: 'v' });
+        expect(await store.smembers('z')).to.deep.equal(['m']);
+        expect((await store.smembers('big')).sort()).to.deep.equal(['a', 'b']);
+        expect(await store.get('s')).to.equal('1');
+      });
     });
 
     describe('write batches', () => {

@@ -82,10 +82,12 @@ export class Registrar {
         if (existing) this.location.remove(existing);
         continue;
       }
+      const instance = na.params.get('+sip.instance');
+      const regId = na.params.get('reg-id');
       const b: Binding = {
-        aor, key, uri: na.uri, params: stripExpires(na.rawParams),
-        instance: na.params.get('+sip.instance') ?? null, regId: na.params.get('reg-id') ?? null,
-        expiresAt: now + expires * 1000, callId: req.callId, cseq, flowId, path, updatedAt: now,
+        aor: own(aor), key: own(key), uri: own(na.uri), params: own(stripExpires(na.rawParams)),
+        instance: instance ? own(instance) : null, regId: regId ? own(regId) : null,
+        expiresAt: now + expires * 1000, callId: own(req.callId), cseq, flowId, path: path.map(own), updatedAt: now,
       };
       this.location.save(b);
     }
@@ -114,6 +116,14 @@ function bindingKey(na: NameAddr): string {
   const instance = na.params.get('+sip.instance');
   if (instance) return `i:${instance}|${na.params.get('reg-id') ?? ''}`;
   return `u:${na.uri}`;
+}
+
+/**
+ * A copy that does not share memory with the message: a substring would keep the REGISTER's whole
+ * header block alive for as long as the binding lives.
+ */
+function own(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
 }
 
 function stripExpires(rawParams: string): string {

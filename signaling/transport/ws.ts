@@ -24,8 +24,7 @@ export class WsTransport {
   readonly secure: boolean;
   private http: http.Server;
   private wss: WebSocketServer;
-  private flows = new Map<string, Flow>();
-  private alive = new WeakMap<WebSocket, boolean>();
+  private flows = new Map<string, WsFlow>();
   private pinger: NodeJS.Timeout;
   private nextId = 1;
 
@@ -58,48 +57,34 @@ export class WsTransport {
   }
 
   private accept(ws: WebSocket, req: http.IncomingMessage): void {
-    const id = `w${this.nextId++}`;
-    const flow: Flow = {
-      id, transport: this.secure ? 'WSS' : 'WS', reliable: true,
-      remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0,
-      send(data: Buffer) {
-        if (ws.readyState !== WebSocket.OPEN) return false;
-        // JsSIP decodes binary frames as latin1, so anything that is valid UTF-8 goes as text.
-        ws.send(data, { binary: !isUtf8(data) });
-        return true;
-      },
-      isOpen: () => ws.readyState === WebSocket.OPEN,
-    };
-    this.flows.set(id, flow);
-    this.alive.set(ws, true);
-    ws.on('pong', () => this.alive.set(ws, true));
+    const flow = new WsFlow(`w${this.nextId++}`, this.secure ? 'WSS' : 'WS', ws, req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0);
+    this.flows.set(flow.id, flow);
+    ws.on('pong', () => {
+      flow.alive = true;
+    });
     ws.on('message', (data: Buffer) => {
-      this.alive.set(ws, true);
+      flow.alive = true;
       if (data.length <= 4 && data.every((b) => b === 0x0d || b === 0x0a)) {
         if (data.toString('latin1') === KEEPALIVE) ws.send(PONG);
         return;
       }
       this.handler.onMessage(data, flow);
     });
-    ws.on('error', () => ws.terminate());
+    ws.on('error', onError);
     ws.on('close', () => {
-      this.flows.delete(id);
+      this.flows.delete(flow.id);
       this.handler.onFlowClosed(flow);
     });
-    this.sockets.add(ws);
-    ws.once('close', () => this.sockets.delete(ws));
   }
 
-  private sockets = new Set<WebSocket>();
-
   private ping(): void {
-    for (const ws of this.sockets) {
-      if (!this.alive.get(ws)) {
-        ws.terminate();
+    for (const flow of this.flows.values()) {
+      if (!flow.alive) {
+        flow.ws.terminate();
         continue;
       }
-      this.alive.set(ws, false);
-      ws.ping();
+      flow.alive = false;
+      flow.ws.ping();
     }
   }
 
@@ -119,7 +104,40 @@ export class WsTransport {
 
   close(): Promise<void> {
     clearInterval(this.pinger);
-    for (const ws of this.sockets) ws.terminate();
+    for (const flow of this.flows.values()) flow.ws.terminate();
     return new Promise((resolve) => this.http.close(() => resolve()));
   }
+}
+
+/**
+ * One per connection, and a server holds tens of thousands idle: state lives in fields and methods on
+ * the prototype.
+ */
+class WsFlow implements Flow {
+  readonly reliable = true;
+  /** Heard from since the last ping. */
+  alive = true;
+
+  constructor(
+    readonly id: string,
+    readonly transport: 'WS' | 'WSS',
+    readonly ws: WebSocket,
+    readonly remoteAddress: string,
+    readonly remotePort: number,
+  ) {}
+
+  send(data: Buffer): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    // JsSIP decodes binary frames as latin1, so anything that is valid UTF-8 goes as text.
+    this.ws.send(data, { binary: !isUtf8(data) });
+    return true;
+  }
+
+  isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+}
+
+function onError(this: WebSocket): void {
+  this.terminate();
 }

@@ -36,6 +36,25 @@ export interface SignalingServer {
   close(): Promise<void>;
 }
 
+/**
+ * UDP and TCP on one port number. With port 0 the number UDP was given may be taken for TCP (by any
+ * outgoing connection's local port): then both start over on a new number.
+ */
+async function listenSip(handler: FlowHandler, port: number, bind: string, maxMessage: number): Promise<{ udp: UdpTransport; tcp: TcpTransport; sipPort: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = new UdpTransport(handler);
+    const tcp = new TcpTransport(handler, maxMessage);
+    const sipPort = await udp.listen(port, bind);
+    try {
+      await tcp.listen(sipPort, bind);
+      return { udp, tcp, sipPort };
+    } catch (err) {
+      await udp.close();
+      if (port !== 0 || attempt === 10 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+}
+
 export async function startSignaling(config: Config, store: Store, log: Logger, tokens?: TokenService): Promise<SignalingServer> {
   const s = config.server;
   const users = new Users(store);
@@ -58,8 +77,8 @@ export async function startSignaling(config: Config, store: Store, log: Logger, 
     pingIntervalMs: s.ws_ping_interval > 0 ? s.ws_ping_interval * 1000 : 2 ** 31 - 1,
     tls: s.tls_cert && s.tls_key ? { cert: s.tls_cert, key: s.tls_key } : undefined,
   });
-  const udp = new UdpTransport(handler);
-  const tcp = new TcpTransport(handler, s.ws_max_payload);
+  const wsPort = await ws.listen(s.ws_port, s.bind);
+  const { udp, tcp, sipPort } = await listenSip(handler, s.sip_port, s.bind, s.ws_max_payload);
   const flows: FlowRegistry = {
     get(id: string): Flow | undefined {
       if (id.startsWith('w')) return ws.get(id);
@@ -69,9 +88,6 @@ export async function startSignaling(config: Config, store: Store, log: Logger, 
     },
   };
 
-  const wsPort = await ws.listen(s.ws_port, s.bind);
-  const sipPort = await udp.listen(s.sip_port, s.bind);
-  await tcp.listen(sipPort, s.bind);
 
   const host = s.bind === '0.0.0.0' || s.bind === '::' ? s.domain : s.bind;
   const rr = new RecordRoute({ host, wsPort, wsSecure: ws.secure, sipPort });

@@ -149,12 +149,12 @@ allow[] = ${HOST}
   return ini;
 }
 
-async function startServer(dir: string, ini: string, ports: { sip: number; ws: number; admin: number }, label: string): Promise<Server> {
+async function startServer(dir: string, ini: string, ports: { sip: number; ws: number; admin: number }, label: string, extra: { nodeArgs: string[]; env: Record<string, string> } = { nodeArgs: [], env: {} }): Promise<Server> {
   const main = path.join(ROOT, 'dist', 'main.js');
   const logFd = fs.openSync(path.join(dir, `server-${label}.log`), 'a');
   // the idle step holds many sockets: the server's soft fd limit goes up to the hard one
-  const proc = startProc('wac server', 'sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', process.execPath, ...opt.nodeArgs, main], {
-    cwd: dir, env: { ...process.env, WAC_INI: ini }, stdio: ['ignore', logFd, logFd],
+  const proc = startProc('wac server', 'sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', process.execPath, ...opt.nodeArgs, ...extra.nodeArgs, main], {
+    cwd: dir, env: { ...process.env, ...extra.env, WAC_INI: ini }, stdio: ['ignore', logFd, logFd],
   });
   fs.closeSync(logFd);
   const isAlive = () => proc.child.exitCode === null && proc.child.signalCode === null;
@@ -388,9 +388,13 @@ async function idleStep(c: Ctx, ports: { sip: number; ws: number; admin: number 
   }
   log(`== idle WebSocket connections: ${opt.idleConns} (fresh server)`);
   await c.server.proc.stop(10_000);
-  c.server = await startServer(c.dir, c.server.ini, ports, 'idle');
+  const gcOut = path.join(c.dir, 'gc-probe.jsonl');
+  c.server = await startServer(c.dir, c.server.ini, ports, 'idle', {
+    nodeArgs: ['--expose-gc', '--require', path.join(ROOT, 'bench', 'lib', 'gc-probe.cjs')], env: { GC_PROBE_OUT: gcOut },
+  });
   await sleep(2000);
   const pid = c.server.proc.pid;
+  const gc0 = await afterFullGc(pid, gcOut);
   const rss0 = statusKb(pid, 'VmRSS');
   const p = probe(pid, c.storePid, []);
   const client = wsLoadClient({
@@ -403,6 +407,7 @@ async function idleStep(c: Ctx, ports: { sip: number; ws: number; admin: number 
   const openM = p.stop();
   await sleep(3000); // settle: the server's per-connection garbage is collected, timers fire
   const rss1 = statusKb(pid, 'VmRSS');
+  const gc1 = await afterFullGc(pid, gcOut);
   await client.proc.stop(10_000);
   await client.done;
   const r = emptyRow(c.backend, 'idle_ws', 0);
@@ -419,14 +424,33 @@ async function idleStep(c: Ctx, ports: { sip: number; ws: number; admin: number 
   r.loadCores = NaN;
   r.rcvbufErrors = 0;
   const perConn = open > 0 ? (rss1 - rss0) / open : NaN;
-  r.note = `RSS ${(rss0 / 1024).toFixed(0)} -> ${(rss1 / 1024).toFixed(0)} MB: ${perConn.toFixed(1)} KB per registered idle connection; µs/op = connect+REGISTER` +
+  const perConnGc = open > 0 ? (gc1.rss - gc0.rss) / 1024 / open : NaN;
+  const heapPerConn = open > 0 ? (gc1.heapUsed - gc0.heapUsed) / 1024 / open : NaN;
+  r.note = `RSS ${(rss0 / 1024).toFixed(0)} -> ${(rss1 / 1024).toFixed(0)} MB: ${perConn.toFixed(1)} KB per registered idle connection; ` +
+    `after a full GC ${perConnGc.toFixed(1)} KB (JS heap ${heapPerConn.toFixed(1)} KB); µs/op = connect+REGISTER` +
     (wanted !== opt.idleConns ? `; capped from ${wanted} by the open-files limit` : '');
   r.verdict = r.failed === 0 && open === opt.idleConns ? 'PASS' : 'FAIL';
   rows.push(r);
-  idleKb.set(c.backend, perConn);
+  idleKb.set(c.backend, { raw: perConn, gc: perConnGc });
   logRow(r);
 }
-const idleKb = new Map<string, number>();
+const idleKb = new Map<string, { raw: number; gc: number }>();
+
+function idleText(backend: string): string {
+  const kb = idleKb.get(backend);
+  return kb ? `${kb.raw.toFixed(1)} KB/conn (${kb.gc.toFixed(1)} after GC)` : '–';
+}
+
+/** The server's memory right after a full GC, through the bench's gc-probe preload. */
+async function afterFullGc(pid: number, file: string): Promise<{ rss: number; heapUsed: number }> {
+  const lines = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
+  const before = lines().length;
+  process.kill(pid, 'SIGUSR2');
+  const deadline = Date.now() + 10_000;
+  while (lines().length === before && Date.now() < deadline) await sleep(50);
+  const last = lines()[before];
+  return last ? (JSON.parse(last) as { rss: number; heapUsed: number }) : { rss: NaN, heapUsed: NaN };
+}
 
 async function runBackend(backend: string): Promise<void> {
   const dir = path.join(OUT, backend);
@@ -603,7 +627,7 @@ function summaryRows(): string[][] {
         b ? (step === 'idle_ws' ? `${b.ok} conns` : b.rate === 0 ? `max ${Math.round(b.achieved)}/s` : `${b.rate}/s`) : 'none',
         b ? b.usPerOp.toFixed(0) : '–',
         b ? b.peakRssMb.toFixed(0) : '–',
-        step === 'idle_ws' ? `${(idleKb.get(backend) ?? NaN).toFixed(1)} KB/conn` : step === 'race' ? `stuck ${ran[0].stuck}` : '',
+        step === 'idle_ws' ? idleText(backend) : step === 'race' ? `stuck ${ran[0].stuck}` : '',
         firstFail ? `${firstFail.rate === 0 ? 'max' : firstFail.rate}: ${firstFail.failed} failed, ${firstFail.retransUac + firstFail.retransUas} retrans, ${firstFail.stuck} stuck${firstFail.note ? `; ${firstFail.note}` : ''}` : '',
       ]);
     }
@@ -635,7 +659,7 @@ function kamailioRows(): string[][] {
     const rateRatio = ours && kamBest && kamBest.rate > 0 && ours.rate > 0 ? (ours.rate / kamBest.rate).toFixed(2) : '–';
     out.push([
       step,
-      ours ? `${step === 'idle_ws' ? `${ours.ok} conns, ${(idleKb.get(backend) ?? NaN).toFixed(1)} KB/conn` : ours.rate === 0 ? `max ${Math.round(ours.achieved)}` : ours.rate}${step === 'race' ? ` (stuck ${ours.stuck})` : ''}` : 'none',
+      ours ? `${step === 'idle_ws' ? `${ours.ok} conns, ${idleText(backend)}` : ours.rate === 0 ? `max ${Math.round(ours.achieved)}` : ours.rate}${step === 'race' ? ` (stuck ${ours.stuck})` : ''}` : 'none',
       ours ? ours.usPerOp.toFixed(0) : '–',
       kam.length
         ? step === 'race'

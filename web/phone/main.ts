@@ -70,7 +70,9 @@ byId('login-token-form', HTMLFormElement).addEventListener('submit', (e) => {
   void withButton(byId('login-token-submit', HTMLButtonElement), async () => {
     const cfg = await config;
     const token = bareToken(byId('login-token', HTMLTextAreaElement).value);
-    const me = await whoAmI(token);
+    const me = await whoAmI(token).catch((err: Error) => {
+      throw new Error(`Token refused: ${err.message}`);
+    });
     start(cfg, `sip:${me.username}@${me.domain}`, { token });
   });
 });

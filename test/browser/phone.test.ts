@@ -55,6 +55,7 @@ describe('browser softphone /phone (headless Chromium, WebRTC on loopback)', fun
     const [ma, mb] = await Promise.all([a.audioFlowing(), b.audioFlowing()]);
     for (const m of [ma, mb]) {
       expect(m.packetsSent).to.be.greaterThan(0);
+      expect(m.speaker, 'the remote audio plays through <audio id="remote-audio">').to.deep.equal({ liveTracks: 1, paused: false });
       expect(m.remoteCandidates, 'only loopback candidates were offered').to.have.length.greaterThan(0);
       expect(new Set(m.remoteCandidates)).to.deep.equal(new Set(['127.0.0.1']));
     }

@@ -12,6 +12,8 @@ export interface MediaState {
   packetsSent: number;
   /** The candidates' addresses in the remote SDP. */
   remoteCandidates: string[];
+  /** The page's <audio id="remote-audio">: live audio tracks it holds, and whether it plays. */
+  speaker: { liveTracks: number; paused: boolean };
 }
 
 export class PhonePage {
@@ -97,7 +99,10 @@ export class PhonePage {
       });
       const sdp: string = pc.remoteDescription?.sdp ?? '';
       const remoteCandidates = sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:')).map((l) => l.split(' ')[4]);
-      return { connectionState: pc.connectionState as string, packetsReceived, packetsSent, remoteCandidates };
+      const audio = (globalThis as any).document.getElementById('remote-audio');
+      const tracks: any[] = audio.srcObject ? audio.srcObject.getAudioTracks() : [];
+      const speaker = { liveTracks: tracks.filter((t) => t.readyState === 'live').length, paused: audio.paused as boolean };
+      return { connectionState: pc.connectionState as string, packetsReceived, packetsSent, remoteCandidates, speaker };
     });
   }
 

@@ -123,6 +123,7 @@ describe('browser softphone /phone (headless Chromium, WebRTC on loopback)', fun
     await Promise.all([a.waitCall('idle'), b.waitCall('idle')]);
     expect(await a.lastCall()).to.deep.equal({ text: `Call to ${bob.username} cancelled`, cause: 'Canceled' });
     expect(await b.lastCall()).to.deep.equal({ text: `Missed call from ${alice.username}`, cause: 'Canceled' });
+    await screenshots('phone-call-missed', [a.lp, b.lp]);
   });
 
   it('logs in with an access token from POST /sapi/token (Bearer on SIP, no password) and takes a call', async () => {

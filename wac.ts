@@ -21,7 +21,7 @@ export async function startWac(config: Config, log: Logger, store?: Store): Prom
   const tokens = await TokenService.open(st, config.auth.jwt_secret, config.auth.token_expires, config.auth.refresh_expires);
   await bootstrapAdmin(config, st, log);
   const signaling = await startSignaling(config, st, log, tokens);
-  const { app } = createAdminApp({ config, store: st, log, tokens });
+  const { app } = createAdminApp({ config, store: st, log, tokens, wsPort: signaling.wsPort });
   const admin = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     admin.once('error', reject);

@@ -1,4 +1,7 @@
-/** The admin REST API under /sapi: JSON in, JSON out, Bearer-JWT auth, OpenAPI at /sapi/openapi.json. */
+/**
+ * The admin HTTP port: the REST API under /sapi (JSON in, JSON out, Bearer-JWT auth, OpenAPI at
+ * /sapi/openapi.json) and the browser apps built from web/ (./web.ts).
+ */
 import express from 'express';
 import type { TokenService } from '../shared/auth/jwt';
 import type { Config } from '../shared/config';
@@ -19,12 +22,17 @@ import { phonebookRoutes } from './routes/phonebooks';
 import { usersGroupRoutes } from './routes/users-groups';
 import { credentialRoutes } from './routes/credentials';
 import { sipMappingRoutes } from './routes/sip-mappings';
+import { webRoutes } from './web';
 
 export interface AdminDeps {
   config: Config;
   store: Store;
   log: Logger;
   tokens: TokenService;
+  /** The SIP WebSocket port actually listened on (ephemeral in tests), for the pages' config.json. */
+  wsPort: number;
+  /** Where the built pages are; found next to the code when not given. */
+  webDir?: string;
 }
 
 export function createAdminApp(deps: AdminDeps): { app: express.Express; api: ApiRegistry } {
@@ -59,6 +67,8 @@ export function createAdminApp(deps: AdminDeps): { app: express.Express; api: Ap
   });
   api.mount(router, bearerAuthenticator(tokens, users));
   app.use('/sapi', router);
+  const secure = !!(config.server.tls_cert && config.server.tls_key);
+  app.use(webRoutes({ domain: defaultDomain, bind: config.server.bind, wsPort: deps.wsPort, secure }, deps.webDir));
   app.use(notFound);
   app.use(errorHandler(log));
   return { app, api };

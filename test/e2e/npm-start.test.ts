@@ -28,7 +28,7 @@ describe('npm start (embedded store, no Redis)', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('builds, starts from wac.ini and serves REGISTER from JsSIP', async () => {
+  it('builds, starts from wac.ini, serves REGISTER from JsSIP and the built /phone page', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wac-start-'));
     const [wsPort, sipPort, adminPort] = [await freePort(), await freePort(), await freePort()];
     const ini = fs.readFileSync(path.join(ROOT, 'wac.ini'), 'utf8')
@@ -48,7 +48,8 @@ describe('npm start (embedded store, no Redis)', function () {
       const t = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 80_000);
       const onData = (d: Buffer) => {
         out += d.toString();
-        if (out.includes('signaling listening')) {
+        // Logged once both the signaling and the admin port (API and pages) listen.
+        if (out.includes('admin API listening')) {
           clearTimeout(t);
           resolve();
         }
@@ -78,6 +79,12 @@ describe('npm start (embedded store, no Redis)', function () {
     } finally {
       ua.stop();
     }
+    // The compiled server finds the pages npm start built into dist/web.
+    const page = await fetch(`http://127.0.0.1:${adminPort}/phone/`);
+    expect(page.status).to.equal(200);
+    expect(await page.text()).to.contain('main.js');
+    expect((await fetch(`http://127.0.0.1:${adminPort}/phone/main.js`)).status).to.equal(200);
+    expect(await (await fetch(`http://127.0.0.1:${adminPort}/phone/config.json`)).json()).to.deep.equal({ wsUrl: `ws://127.0.0.1:${wsPort}`, domain: 'wac.local' });
     const exited = new Promise<[number | null, string | null]>((r) => child!.once('exit', (code, sig) => r([code, sig])));
     process.kill(-child.pid!, 'SIGTERM');
     const [code, sig] = await exited;

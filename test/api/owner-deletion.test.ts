@@ -21,11 +21,14 @@ for (const backend of BACKENDS) {
           : (await admin.post('/usersgroups', { name: 'to-delete' })).body.id;
         const ownerUri = `wac-${kind}:${owner}`;
         const number = kind === 'user' ? '401' : '402';
+        // The search also matches owner URIs, whose random ids may contain the number.
+        const mapped = async () => ((await admin.get(`/sipMappings?search=${number}`)).body.items as Array<{ credential: { username: string } }>)
+          .filter((m) => m.credential.username === number).length;
         expect((await admin.post('/sipMappings', { ownerUri, credential: { username: number } })).status).to.equal(201);
-        expect((await admin.get(`/sipMappings?search=${number}`)).body.total).to.equal(1);
+        expect(await mapped()).to.equal(1);
         expect((await admin.del(kind === 'user' ? `/users/${owner}` : `/usersgroups/${owner}`)).status).to.equal(204);
         expect((await admin.get(`/sipMappings?owner=${ownerUri}`)).body.total).to.equal(0);
-        expect((await admin.get(`/sipMappings?search=${number}`)).body.total).to.equal(0);
+        expect(await mapped()).to.equal(0);
         const other = await newAccount(admin, 'next');
         expect((await admin.post('/sipMappings', { ownerUri: `wac-user:${other.id}`, credential: { username: number } })).status).to.equal(201);
       });

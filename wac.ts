@@ -4,14 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { bootstrapAdmin, createAdminApp } from './admin-api/app';
 import { TokenService } from './shared/auth/jwt';
 import type { Config } from './shared/config';
-import { LiveState, openLive } from './shared/live';
+import { openLive } from './shared/live';
 import type { Logger } from './shared/log';
 import { openStore, Store } from './shared/store';
 import { SignalingServer, startSignaling } from './signaling/server';
 
 export interface Wac {
   store: Store;
-  live: LiveState;
   signaling: SignalingServer;
   tokens: TokenService;
   adminPort: number;
@@ -34,7 +33,7 @@ export async function startWac(config: Config, log: Logger, store?: Store): Prom
   const adminPort = (admin.address() as AddressInfo).port;
   log.info({ adminPort }, 'admin API listening');
   return {
-    store: st, live, signaling, tokens, adminPort,
+    store: st, signaling, tokens, adminPort,
     async close() {
       admin.closeAllConnections();
       await new Promise<void>((r) => admin.close(() => r()));

@@ -5,7 +5,6 @@ import { MemoryLiveState } from './memory';
 import { RedisLiveState } from './redis';
 
 export type { LiveCall, LiveChanges, LiveDevice, LiveRegistration, LiveState } from './live';
-export { MemoryLiveState } from './memory';
 export { RedisLiveState } from './redis';
 
 /** The live view for `[store] backend`: in this process, or shared by every node through Redis. */

@@ -61,8 +61,8 @@ export async function startSignaling(config: Config, store: Store, live: LiveSta
     pingIntervalMs: s.ws_ping_interval > 0 ? s.ws_ping_interval * 1000 : 2 ** 31 - 1,
     tls: s.tls_cert && s.tls_key ? { cert: s.tls_cert, key: s.tls_key } : undefined,
   });
-  const udp = new UdpTransport(handler);
-  const tcp = new TcpTransport(handler, s.ws_max_payload);
+  const wsPort = await ws.listen(s.ws_port, s.bind);
+  const { udp, tcp, sipPort } = await listenSip(handler, config);
   const flows: FlowRegistry = {
     get(id: string): Flow | undefined {
       if (id.startsWith('w')) return ws.get(id);
@@ -71,10 +71,6 @@ export async function startSignaling(config: Config, store: Store, live: LiveSta
       return m ? udp.flow(m[1], Number(m[2])) : undefined;
     },
   };
-
-  const wsPort = await ws.listen(s.ws_port, s.bind);
-  const sipPort = await udp.listen(s.sip_port, s.bind);
-  await tcp.listen(sipPort, s.bind);
 
   const host = s.bind === '0.0.0.0' || s.bind === '::' ? s.domain : s.bind;
   const rr = new RecordRoute({ host, wsPort, wsSecure: ws.secure, sipPort });
@@ -140,4 +136,24 @@ export async function startSignaling(config: Config, store: Store, live: LiveSta
       digest.close();
     },
   };
+}
+
+/**
+ * UDP and TCP on one port. With `sip_port = 0` the port UDP got may still be held for TCP (a listener
+ * or a client socket of any process, even one in TIME-WAIT); then both try again elsewhere.
+ */
+async function listenSip(handler: FlowHandler, config: Config): Promise<{ udp: UdpTransport; tcp: TcpTransport; sipPort: number }> {
+  const s = config.server;
+  for (let attempt = 1; ; attempt++) {
+    const udp = new UdpTransport(handler);
+    const tcp = new TcpTransport(handler, s.ws_max_payload);
+    const sipPort = await udp.listen(s.sip_port, s.bind);
+    try {
+      await tcp.listen(sipPort, s.bind);
+      return { udp, tcp, sipPort };
+    } catch (err) {
+      await udp.close();
+      if (s.sip_port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 20) throw err;
+    }
+  }
 }

@@ -83,6 +83,13 @@ for (const backend of BACKENDS) {
       expect((await admin.get('/registrations', { token: null })).status).to.equal(401);
     });
 
+    it('is described in the OpenAPI document with its filters, as /sapi/calls is', async () => {
+      const { paths } = (await admin.get('/openapi.json')).body;
+      const params = (p: string) => paths[p].get.parameters.map((q: { name: string }) => q.name);
+      expect(params('/sapi/registrations')).to.include.members(['user', 'search', 'order', 'limit', 'offset']);
+      expect(params('/sapi/calls')).to.include.members(['user', 'state', 'search', 'order', 'limit', 'offset']);
+    });
+
     it('drops a device that unregisters, and one whose WebSocket closes', async () => {
       const c1 = await ua('carol', '00000000-0000-4000-8000-00000000c001');
       const c2 = await ua('carol', '00000000-0000-4000-8000-00000000c002');

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { bootstrapAdmin, createAdminApp } from './admin-api/app';
 import { TokenService } from './shared/auth/jwt';
 import type { Config } from './shared/config';
+import { openLive } from './shared/live';
 import type { Logger } from './shared/log';
 import { openStore, Store } from './shared/store';
 import { SignalingServer, startSignaling } from './signaling/server';
@@ -20,8 +21,10 @@ export async function startWac(config: Config, log: Logger, store?: Store): Prom
   const st = store ?? (await openStore(config));
   const tokens = await TokenService.open(st, config.auth.jwt_secret, config.auth.token_expires, config.auth.refresh_expires);
   await bootstrapAdmin(config, st, log);
-  const signaling = await startSignaling(config, st, log, tokens);
-  const { app } = createAdminApp({ config, store: st, log, tokens, wsPort: signaling.wsPort });
+  // One object in this process for both sides; with Redis, every node's.
+  const live = await openLive(config, log);
+  const signaling = await startSignaling(config, st, live, log, tokens);
+  const { app } = createAdminApp({ config, store: st, live, log, tokens, wsPort: signaling.wsPort });
   const admin = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     admin.once('error', reject);
@@ -35,6 +38,7 @@ export async function startWac(config: Config, log: Logger, store?: Store): Prom
       admin.closeAllConnections();
       await new Promise<void>((r) => admin.close(() => r()));
       await signaling.close();
+      await live.close();
       await st.close();
     },
   };

@@ -5,6 +5,7 @@
 import express from 'express';
 import type { TokenService } from '../shared/auth/jwt';
 import type { Config } from '../shared/config';
+import type { LiveState } from '../shared/live';
 import type { Logger } from '../shared/log';
 import { Domains } from '../shared/model/domains';
 import { Groups } from '../shared/model/groups';
@@ -17,6 +18,7 @@ import { tokenRoutes } from './auth/token';
 import { errorHandler, notFound } from './errors';
 import { userRoutes } from './routes/users';
 import { cdrRoutes } from './routes/cdrs';
+import { liveRoutes } from './routes/live';
 import { domainRoutes } from './routes/domains';
 import { phonebookRoutes } from './routes/phonebooks';
 import { usersGroupRoutes } from './routes/users-groups';
@@ -27,6 +29,7 @@ import { webRoutes } from './web';
 export interface AdminDeps {
   config: Config;
   store: Store;
+  live: LiveState;
   log: Logger;
   tokens: TokenService;
   /** The SIP WebSocket port actually listened on (ephemeral in tests), for the pages' config.json. */
@@ -36,7 +39,7 @@ export interface AdminDeps {
 }
 
 export function createAdminApp(deps: AdminDeps): { app: express.Express; api: ApiRegistry } {
-  const { config, store, log, tokens } = deps;
+  const { config, store, live, log, tokens } = deps;
   const users = new Users(store, { timezone: config.users.default_timezone, locale: config.users.default_locale });
   const api = new ApiRegistry();
   const defaultDomain = config.server.domain;
@@ -54,6 +57,7 @@ export function createAdminApp(deps: AdminDeps): { app: express.Express; api: Ap
   phonebookRoutes(api, { phonebooks: new Phonebooks(store) });
   domainRoutes(api, { domains });
   cdrRoutes(api, { store });
+  liveRoutes(api, { live });
 
   const app = express();
   app.disable('x-powered-by');

@@ -10,6 +10,7 @@ import { Location } from './registrar/location';
 import { Registrar } from './registrar/registrar';
 import { TargetResolver } from './routing/target';
 import { CdrRecorder } from './cdr/recorder';
+import { LiveFeed } from './live/feed';
 import { Trunks } from './trunk/trunks';
 import { SipRequest, SipResponse } from './sip/message';
 import { parseMessage } from './sip/parser';
@@ -22,6 +23,7 @@ import { UdpTransport } from './transport/udp';
 import { WsTransport } from './transport/ws';
 import type { TokenService } from '../shared/auth/jwt';
 import type { Config } from '../shared/config';
+import type { LiveState } from '../shared/live';
 import type { Logger } from '../shared/log';
 import { Cdrs } from '../shared/model/cdrs';
 import { Groups } from '../shared/model/groups';
@@ -55,10 +57,11 @@ async function listenSip(handler: FlowHandler, port: number, bind: string, maxMe
   }
 }
 
-export async function startSignaling(config: Config, store: Store, log: Logger, tokens?: TokenService): Promise<SignalingServer> {
+export async function startSignaling(config: Config, store: Store, live: LiveState, log: Logger, tokens?: TokenService): Promise<SignalingServer> {
   const s = config.server;
   const users = new Users(store);
-  const location = new Location();
+  const feed = new LiveFeed(live, (aor) => location.lookup(aor));
+  const location = new Location((aor) => feed.registrationChanged(aor));
   const digest = new DigestAuthenticator();
   const auth = new RequestAuthenticator(digest, {
     ha1: (realm, username) => users.digestHa1(realm, username),
@@ -88,7 +91,6 @@ export async function startSignaling(config: Config, store: Store, log: Logger, 
     },
   };
 
-
   const host = s.bind === '0.0.0.0' || s.bind === '::' ? s.domain : s.bind;
   const rr = new RecordRoute({ host, wsPort, wsSecure: ws.secure, sipPort });
   const registrar = new Registrar({
@@ -99,7 +101,7 @@ export async function startSignaling(config: Config, store: Store, log: Logger, 
   const mappings = new SipMappings(store, { realm: s.domain });
   const trunks = new Trunks(config.trunks, { udp: (a, p) => udp.flow(a, p), tcp: (a, p) => tcp.connect(a, p) });
   const targets = new TargetResolver(s.domain, [host, s.bind], { users, groups, mappings, trunks, groupsEnabled: config.usersGroupEnabled });
-  const cdr = new CdrRecorder(new Cdrs(store), log);
+  const cdr = new CdrRecorder(new Cdrs(store), feed, log);
   const proxy = new Proxy(
     { domain: s.domain, timerCMs: config.proxy.timer_c * 1000 }, registrar, auth, targets, trunks, rr, flows, log,
     { domain: s.domain, timerCMs: config.proxy.timer_c * 1000, groupRingMs: config.groups.ring_timeout * 1000,
@@ -148,6 +150,7 @@ export async function startSignaling(config: Config, store: Store, log: Logger, 
       layer.close();
       await Promise.all([ws.close(), udp.close(), tcp.close()]);
       await cdr.close();
+      feed.close();
       location.close();
       digest.close();
     },

@@ -3,6 +3,7 @@
  * migration see the same layout. Domains never contain ':', so the
  * `<domain>:<username>` suffix is unambiguous even if a username did.
  * Documents (`user:<id>`, `credential:<id>`, ...) are JSON strings; `index:<kind>` sets list them.
+ * The live view's `live:*` keys are no model data: they expire, and shared/live/redis.ts owns them.
  */
 export const keys = {
   /** string: JSON user document */

@@ -1,13 +1,15 @@
 /**
  * Follows each call from its INVITE to its end and writes one call detail record: unanswered calls
  * when the final response goes to the caller, answered calls when the dialog ends (BYE) or, as a
- * safety net, when it has been silent longer than `maxCallMs`.
+ * safety net, when it has been silent longer than `maxCallMs`. Meanwhile the call is in the live view.
  */
 import { randomUUID } from 'node:crypto';
+import type { LiveCall } from '../../shared/live';
 import { CallKind, Cdr, Cdrs, resultOf } from '../../shared/model/cdrs';
 import type { Logger } from '../../shared/log';
+import type { LiveFeed } from '../live/feed';
 
-interface LiveCall {
+interface OngoingCall {
   id: string;
   callId: string;
   kind: CallKind;
@@ -24,13 +26,14 @@ interface LiveCall {
 }
 
 export class CdrRecorder {
-  private live = new Map<string, LiveCall>();
+  private live = new Map<string, OngoingCall>();
   /** Finished records waiting for the next batched write: a disk sync per call would stall calls. */
   private pending: Cdr[] = [];
   private flusher: NodeJS.Timeout;
 
   constructor(
     private readonly cdrs: Cdrs,
+    private readonly feed: LiveFeed,
     private readonly log: Logger,
     private readonly maxCallMs = 12 * 3600_000,
     flushMs = 200,
@@ -55,10 +58,12 @@ export class CdrRecorder {
   /** A new call; `parties` are the user ids allowed to read its record. */
   started(callId: string, kind: CallKind, caller: string, callee: string, parties: string[]): void {
     if (this.live.has(callId)) return;
-    this.live.set(callId, {
+    const c: OngoingCall = {
       id: randomUUID(), callId, kind, caller, callee, parties: new Set(parties), answeredBy: null,
       start: Date.now(), answer: null, code: 0, dialog: null,
-    });
+    };
+    this.live.set(callId, c);
+    this.feed.callChanged(view(c));
   }
 
   /** The call was answered, in the dialog of these From and To tags. */
@@ -72,6 +77,7 @@ export class CdrRecorder {
     if (answeredBy) c.parties.add(answeredBy);
     c.timer = setTimeout(() => this.finish(c), this.maxCallMs);
     c.timer.unref();
+    this.feed.callChanged(view(c));
   }
 
   /** The caller got a non-2xx final: the call never started. */
@@ -90,8 +96,9 @@ export class CdrRecorder {
     if ((fromTag === a && toTag === b) || (fromTag === b && toTag === a)) this.finish(c);
   }
 
-  private finish(c: LiveCall): void {
+  private finish(c: OngoingCall): void {
     this.live.delete(c.callId);
+    this.feed.callEnded(c.id);
     if (c.timer) clearTimeout(c.timer);
     const end = Date.now();
     const cdr: Cdr = {
@@ -102,4 +109,11 @@ export class CdrRecorder {
     };
     this.pending.push(cdr);
   }
+}
+
+function view(c: OngoingCall): LiveCall {
+  return {
+    id: c.id, callId: c.callId, kind: c.kind, caller: c.caller, callee: c.callee, state: c.answer === null ? 'ringing' : 'answered',
+    answeredBy: c.answeredBy, parties: [...c.parties], start: c.start, answer: c.answer,
+  };
 }

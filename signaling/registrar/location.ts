@@ -3,6 +3,8 @@
  * A binding is keyed by (+sip.instance, reg-id) when the UA sends them (RFC 5626), else by its
  * Contact URI, so a reloaded browser tab replaces its old binding instead of piling up.
  */
+import type { TransportName } from '../transport/flow';
+
 export interface Binding {
   aor: string;
   key: string;
@@ -16,7 +18,11 @@ export interface Binding {
   callId: string;
   cseq: number;
   flowId: string;
+  transport: TransportName;
+  userAgent: string | null;
   path: string[];
+  /** The first REGISTER of this binding on its flow. */
+  registeredAt: number;
   updatedAt: number;
 }
 
@@ -25,7 +31,11 @@ export class Location {
   private byFlow = new Map<string, Set<Binding>>();
   private sweeper: NodeJS.Timeout;
 
-  constructor(sweepMs = 5000) {
+  /** `changed` hears of every binding saved (refreshes included) or removed, for the live view. */
+  constructor(
+    private readonly changed: (aor: string) => void,
+    sweepMs = 5000,
+  ) {
     this.sweeper = setInterval(() => this.sweep(), sweepMs);
     this.sweeper.unref();
   }
@@ -65,6 +75,7 @@ export class Location {
       this.byFlow.set(b.flowId, s);
     }
     s.add(b);
+    this.changed(b.aor);
   }
 
   remove(b: Binding): void {
@@ -72,6 +83,7 @@ export class Location {
     if (m?.get(b.key) === b) {
       m.delete(b.key);
       if (m.size === 0) this.byAor.delete(b.aor);
+      this.changed(b.aor);
     }
     this.unindexFlow(b);
   }

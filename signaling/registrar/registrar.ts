@@ -5,6 +5,7 @@ import { NameAddr, parseNameAddr } from '../sip/name-addr';
 import { createResponse } from '../sip/response';
 import { parseSipUri } from '../sip/uri';
 import { ServerTransaction } from '../transaction/server';
+import type { Flow } from '../transport/flow';
 import { Binding, Location } from './location';
 import type { Logger } from '../../shared/log';
 
@@ -24,10 +25,10 @@ export class Registrar {
   ) {}
 
   async handle(req: SipRequest, tx: ServerTransaction): Promise<void> {
-    tx.respond(await this.process(req, tx.flow.id));
+    tx.respond(await this.process(req, tx.flow));
   }
 
-  private async process(req: SipRequest, flowId: string): Promise<SipResponse> {
+  private async process(req: SipRequest, flow: Flow): Promise<SipResponse> {
     const toUri = parseSipUri(req.to!.uri);
     if (!toUri || !toUri.user) return createResponse(req, 400, 'Bad To: the address-of-record must be a SIP URI');
     if (toUri.host !== this.opts.domain) return createResponse(req, 403, 'Domain Not Served');
@@ -75,6 +76,7 @@ export class Registrar {
       }
     }
     const path = req.getAll('path');
+    const userAgent = req.get('user-agent') ?? null;
     for (const { na, expires } of updates) {
       const key = bindingKey(na);
       const existing = this.location.get(aor, key);
@@ -87,11 +89,13 @@ export class Registrar {
       const b: Binding = {
         aor: own(aor), key: own(key), uri: own(na.uri), params: own(stripExpires(na.rawParams)),
         instance: instance ? own(instance) : null, regId: regId ? own(regId) : null,
-        expiresAt: now + expires * 1000, callId: own(req.callId), cseq, flowId, path: path.map(own), updatedAt: now,
+        expiresAt: now + expires * 1000, callId: own(req.callId), cseq, flowId: flow.id, transport: flow.transport,
+        userAgent: userAgent === null ? null : own(userAgent), path: path.map(own),
+        registeredAt: existing?.flowId === flow.id ? existing.registeredAt : now, updatedAt: now,
       };
       this.location.save(b);
     }
-    this.log.debug({ aor, flow: flowId, contacts: updates.length, expires: updates.map((u) => u.expires) }, 'registration updated');
+    this.log.debug({ aor, flow: flow.id, contacts: updates.length, expires: updates.map((u) => u.expires) }, 'registration updated');
     const res = this.ok(req, aor, now);
     const outbound = /(^|,)\s*outbound\s*(,|$)/i.test(req.getAll('supported').join(','));
     if (outbound && updates.some((u) => u.na.params.has('reg-id'))) res.append('Require', 'outbound');

@@ -57,6 +57,20 @@ export class RecordingClient extends ApiClient {
   }
 }
 
+/**
+ * GETs `path` every 50 ms until `done(body)` holds, for views that catch up on their own (the live
+ * view is published every 200 ms); rejects after `ms` with the last answer.
+ */
+export async function getUntil(client: ApiClient, path: string, done: (body: any) => boolean, what: string, ms = 5000): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const r = await client.get(path);
+    if (r.status === 200 && done(r.body)) return r.body;
+    if (Date.now() >= deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}: GET ${path} answered ${r.status} ${JSON.stringify(r.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 export function adminClient(srv: TestServer): Promise<ApiClient> {
   return new ApiClient(srv.adminUrl).login('admin', ADMIN_PASSWORD);
 }

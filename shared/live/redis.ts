@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import Redis, { ChainableCommander } from 'ioredis';
 import type { Logger } from '../log';
+import { connectRedis } from '../store/redis';
 import { LiveCall, LiveChanges, LiveRegistration, LiveState, unexpired } from './live';
 
 const NODES = 'live:nodes';
@@ -48,20 +49,11 @@ export class RedisLiveState implements LiveState {
   }
 
   static async open(url: string, log: Logger, options: RedisLiveOptions = {}): Promise<RedisLiveState> {
-    const client = new Redis(url, {
-      lazyConnect: true,
-      connectTimeout: 5000,
-      maxRetriesPerRequest: 3,
-      retryStrategy: (times) => Math.min(times * 100, 2000),
-    });
-    // Failed commands reject on their own; without a listener ioredis prints every connection error.
-    client.on('error', () => {});
+    let client: Redis;
     try {
-      await client.connect();
-      await client.ping();
+      client = await connectRedis(url);
     } catch (err) {
-      client.disconnect();
-      throw new Error(`live view: cannot connect to Redis: ${(err as Error).message}`);
+      throw new Error(`live view: ${(err as Error).message}`);
     }
     const live = new RedisLiveState(client, log, options.ttlMs ?? 15_000);
     await live.alive(client.multi()).exec();

@@ -146,25 +146,8 @@ export class RedisStore implements Store {
 
   /** Connects to `url` (redis://[user:pass@]host:port[/db]); rejects if Redis cannot be reached. */
   static async open(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
-    const client = new Redis(url, {
-      lazyConnect: true,
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      // Commands issued while the connection is down wait for a reconnect (the
-      // retry strategy keeps trying) but give up after a few attempts.
-      maxRetriesPerRequest: 3,
-      retryStrategy: (times) => Math.min(times * 100, 2000),
-    }) as RedisWithWrite;
+    const client = (await connectRedis(url, options.connectTimeoutMs)) as RedisWithWrite;
     client.defineCommand('wacWrite', { lua: WRITE_SCRIPT });
-    // Without a listener, ioredis logs every connection error to the console;
-    // failed commands reject on their own.
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      await client.ping();
-    } catch (err) {
-      client.disconnect();
-      throw new Error(`cannot connect to Redis at ${redactUrl(url)}: ${(err as Error).message}`);
-    }
     return new RedisStore(client, url);
   }
 
@@ -283,6 +266,29 @@ export class RedisStore implements Store {
 /** Escapes the characters SCAN MATCH treats as glob syntax. */
 export function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** A connected client for `url` (redis://[user:pass@]host:port[/db]); rejects if Redis cannot be reached. */
+export async function connectRedis(url: string, connectTimeoutMs = 5000): Promise<Redis> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: connectTimeoutMs,
+    // Commands issued while the connection is down wait for a reconnect (the
+    // retry strategy keeps trying) but give up after a few attempts.
+    maxRetriesPerRequest: 3,
+    retryStrategy: (times) => Math.min(times * 100, 2000),
+  });
+  // Without a listener, ioredis logs every connection error to the console;
+  // failed commands reject on their own.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (err) {
+    client.disconnect();
+    throw new Error(`cannot connect to Redis at ${redactUrl(url)}: ${(err as Error).message}`);
+  }
+  return client;
 }
 
 function redactUrl(url: string): string {

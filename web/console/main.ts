@@ -57,6 +57,9 @@ el.loginForm().addEventListener('submit', (e) => {
   e.preventDefault();
   const button = el.loginSubmit();
   button.disabled = true;
+  // The previous attempt's error no longer applies.
+  el.loginError().textContent = '';
+  show(el.loginError(), false);
   session.login(el.loginUsername().value, el.loginPassword().value)
     .then(showConsole, (err: Error) => showLogin(err.message))
     .finally(() => {

@@ -70,7 +70,10 @@ export class MappingsSection implements Section {
   private async create(): Promise<void> {
     const username = el.username().value.trim();
     const password = el.password().value;
-    if (!el.owner().value) throw new Error(`No ${el.ownerKind().value} to map ${username} to`);
+    if (!el.owner().value) {
+      const kind = el.ownerKind().value;
+      throw new Error(kind === 'group' && this.directory.groupsUnavailable ? this.directory.groupsUnavailable : `No ${kind} to map ${username} to`);
+    }
     const m = await this.session.api<SipMapping>('POST', '/sipMappings', {
       ownerUri: el.owner().value,
       credential: { username, ...(password ? { password } : {}) },

@@ -17,7 +17,6 @@ export function fill(tbody: HTMLTableSectionElement, rows: HTMLTableRowElement[]
   tbody.replaceChildren(...rows);
   const shown = rows.length < total ? `${rows.length} of ${total}` : String(total);
   count.textContent = `${shown} ${noun}${total === 1 ? '' : 's'}`;
-  count.dataset.total = String(total);
 }
 
 /** A local date and time, to the second. */

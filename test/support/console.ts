@@ -63,6 +63,11 @@ export class ConsolePage {
     return this.row(kind, key).locator(`[data-field="${field}"]`).innerText();
   }
 
+  /** Waits until a cell of a row (its data-field) satisfies `done`; returns its text. */
+  waitCell(kind: string, key: string, field: string, done: (text: string) => boolean, ms = 10_000): Promise<string> {
+    return pollPage(this.lp, `${kind} ${key}: its ${field}`, () => this.cell(kind, key, field), done, ms);
+  }
+
   /** Waits until the console says `expected` (what it did last). */
   async waitNotice(expected: string): Promise<void> {
     await pollPage(this.lp, `the notice "${expected}"`, () => text(this.lp, '#notice'), (t) => t === expected, 10_000);

@@ -9,7 +9,7 @@ import express from 'express';
 import type { Request, RequestHandler } from 'express';
 
 /** Every app under web/ that the server mounts at `/<name>/`. */
-export const WEB_APPS = ['phone'] as const;
+export const WEB_APPS = ['phone', 'console'] as const;
 
 /** Written last by the build: its presence means a complete bundle, not a half-written one. */
 export const WEB_MANIFEST = 'manifest.json';

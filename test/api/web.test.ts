@@ -9,7 +9,7 @@ import { sipWsUrl, webRoutes, type SipEndpoint } from '../../admin-api/web';
 import { ensureWebBuild } from '../support/browser';
 import { startTestServer, type TestServer } from '../support/server';
 
-describe('web apps on the admin port (/phone)', () => {
+describe('web apps on the admin port (/phone, /console)', () => {
   describe('served by the running server', () => {
     let srv: TestServer;
     before(async () => {
@@ -33,6 +33,19 @@ describe('web apps on the admin port (/phone)', () => {
       // JsSIP is inside the bundle: the page loads nothing from elsewhere.
       expect(await js.text()).to.contain('JsSIP');
       expect((await fetch(`${srv.adminUrl}/phone/style.css`)).headers.get('content-type')).to.match(/^text\/css/);
+    });
+
+    it('serves /console/ the same way, its bundle free of JsSIP (the console needs no SIP)', async () => {
+      expect((await fetch(`${srv.adminUrl}/console`, { redirect: 'manual' })).headers.get('location')).to.equal('/console/');
+      const html = await fetch(`${srv.adminUrl}/console/`);
+      expect(html.status).to.equal(200);
+      const page = await html.text();
+      expect(page).to.contain('<script src="main.js" defer></script>');
+      expect(page).to.contain('id="section-live"');
+      const js = await fetch(`${srv.adminUrl}/console/main.js`);
+      expect(js.status).to.equal(200);
+      expect(await js.text()).to.not.contain('JsSIP');
+      expect((await fetch(`${srv.adminUrl}/console/style.css`)).headers.get('content-type')).to.match(/^text\/css/);
     });
 
     it('config.json names the WebSocket port actually listened on and the SIP domain', async () => {

@@ -28,7 +28,7 @@ describe('npm start (embedded store, no Redis)', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('builds, starts from wac.ini, serves REGISTER from JsSIP and the built /phone page', async () => {
+  it('builds, starts from wac.ini, serves REGISTER from JsSIP and the built /phone and /console pages', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wac-start-'));
     const [wsPort, sipPort, adminPort] = [await freePort(), await freePort(), await freePort()];
     const ini = fs.readFileSync(path.join(ROOT, 'wac.ini'), 'utf8')
@@ -85,6 +85,7 @@ describe('npm start (embedded store, no Redis)', function () {
     expect(await page.text()).to.contain('main.js');
     expect((await fetch(`http://127.0.0.1:${adminPort}/phone/main.js`)).status).to.equal(200);
     expect(await (await fetch(`http://127.0.0.1:${adminPort}/phone/config.json`)).json()).to.deep.equal({ wsUrl: `ws://127.0.0.1:${wsPort}`, domain: 'wac.local' });
+    expect((await fetch(`http://127.0.0.1:${adminPort}/console/main.js`)).status).to.equal(200);
     const exited = new Promise<[number | null, string | null]>((r) => child!.once('exit', (code, sig) => r([code, sig])));
     process.kill(-child.pid!, 'SIGTERM');
     const [code, sig] = await exited;

@@ -16,3 +16,17 @@ export function flag(name: string): boolean {
   const v = new URLSearchParams(location.search).get(name);
   return v !== null && v !== '0' && v !== 'false';
 }
+
+/** Attribute values: `true` sets an empty attribute, `false` and `undefined` leave it out. */
+export type Attrs = Record<string, string | number | boolean | undefined>;
+
+/** A new element with attributes and children (strings become text, never HTML). */
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === false) continue;
+    el.setAttribute(name, value === true ? '' : String(value));
+  }
+  el.append(...children);
+  return el;
+}

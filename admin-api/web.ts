@@ -61,6 +61,15 @@ export function webConfig(ep: SipEndpoint, req: Request): WebConfig {
 }
 
 /**
+ * The pages load nothing but their own files and talk only to this origin and SIP WebSockets; no
+ * other site may frame them (the console's buttons delete users).
+ */
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+};
+
+/**
  * `/<app>/config.json` for every app, and the app's files from dist/web/<app>. Without a build the
  * pages answer 503 saying how to build them, so a server run from the sources still starts.
  */
@@ -73,6 +82,7 @@ export function webRoutes(ep: SipEndpoint, dir?: string): express.Router {
       res.set('cache-control', 'no-store').json(webConfig(ep, req));
     });
     router.use(`/${app}`, (req, res, next) => {
+      res.set(PAGE_HEADERS);
       // Looked up again until found, so a build made while the server runs is picked up.
       root ??= findWebDir();
       if (!root || !fs.existsSync(path.join(root, app))) {

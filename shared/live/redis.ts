@@ -56,7 +56,13 @@ export class RedisLiveState implements LiveState {
       throw new Error(`live view: ${(err as Error).message}`);
     }
     const live = new RedisLiveState(client, log, options.ttlMs ?? 15_000);
-    await live.alive(client.multi()).exec();
+    try {
+      results(await live.alive(client.multi()).exec());
+    } catch (err) {
+      clearInterval(live.heartbeat);
+      client.disconnect();
+      throw new Error(`live view: ${(err as Error).message}`);
+    }
     return live;
   }
 

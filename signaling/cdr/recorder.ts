@@ -37,6 +37,8 @@ export class CdrRecorder {
     private readonly log: Logger,
     private readonly maxCallMs = 12 * 3600_000,
     flushMs = 200,
+    /** Far beyond any ring (Timer C, ring timeouts, forwards): a call still unanswered then was lost on the way. */
+    private readonly maxRingMs = 15 * 60_000,
   ) {
     this.flusher = setInterval(() => void this.flush(), flushMs);
     this.flusher.unref();
@@ -62,6 +64,8 @@ export class CdrRecorder {
       id: randomUUID(), callId, kind, caller, callee, parties: new Set(parties), answeredBy: null,
       start: Date.now(), answer: null, code: 0, dialog: null,
     };
+    c.timer = setTimeout(() => this.failed(callId, 408), this.maxRingMs);
+    c.timer.unref();
     this.live.set(callId, c);
     this.feed.callChanged(view(c));
   }
@@ -75,6 +79,7 @@ export class CdrRecorder {
     c.answeredBy = answeredBy;
     c.dialog = dialog;
     if (answeredBy) c.parties.add(answeredBy);
+    clearTimeout(c.timer);
     c.timer = setTimeout(() => this.finish(c), this.maxCallMs);
     c.timer.unref();
     this.feed.callChanged(view(c));

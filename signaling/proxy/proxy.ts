@@ -59,6 +59,8 @@ export class Proxy implements TransactionUser {
     this.route(req, tx).catch((err) => {
       this.log.error({ err, method: req.method, callId: req.callId }, 'request handling failed');
       if (tx.state === 'trying' || tx.state === 'proceeding') tx.respond(createResponse(req, 500));
+      // A call whose record was started must not stay "ringing" in the live view.
+      if (req.method === 'INVITE') this.callDeps.cdr.failed(req.callId, 500);
     });
   }
 

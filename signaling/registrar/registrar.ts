@@ -76,7 +76,8 @@ export class Registrar {
       }
     }
     const path = req.getAll('path');
-    const userAgent = req.get('user-agent') ?? null;
+    // Shown in the live view and published on every refresh: a line, not a message's worth.
+    const userAgent = req.get('user-agent')?.slice(0, 256) ?? null;
     for (const { na, expires } of updates) {
       const key = bindingKey(na);
       const existing = this.location.get(aor, key);
@@ -127,6 +128,7 @@ function bindingKey(na: NameAddr): string {
  * header block alive for as long as the binding lives.
  */
 function own(s: string): string {
+  // V8 makes substrings shorter than 13 characters as copies already.
   return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
 }
 

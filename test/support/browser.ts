@@ -42,8 +42,8 @@ export class Chromium {
   private constructor(readonly browser: Browser) {}
 
   /**
-   * Starts Chromium, after building the pages if they are stale. Without it the suite is skipped on a developer machine (run `npm run test:all`,
-   * whose .ci/setup installs it) and fails under CI.
+   * Starts Chromium, after building the pages if they are stale. Without Chromium the suite is
+   * skipped on a developer machine (`npm run test:all`, whose .ci/setup installs it) and fails under CI.
    */
   static async launch(ctx: Mocha.Context): Promise<Chromium> {
     if (!fs.existsSync(CHROMIUM_PATH)) {

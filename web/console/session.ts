@@ -69,6 +69,8 @@ export class Session {
     this.renewal ??= requestJson<Tokens>(sapiUrl('/token'), {
       method: 'POST', body: { grant_type: 'refresh_token', refresh_token: used.refresh_token },
     }).then((tokens) => {
+      // Logged out while the renewal ran: the session must stay ended.
+      if (this.tokens !== used) return false;
       this.keep(tokens);
       return true;
     }, () => false).finally(() => {

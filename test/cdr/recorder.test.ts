@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+
+import { MemoryLiveState } from '../../shared/live/memory';
+import { createLogger } from '../../shared/log';
+import { Cdrs } from '../../shared/model/cdrs';
+import { EmbeddedStore } from '../../shared/store/embedded';
+import { CdrRecorder } from '../../signaling/cdr/recorder';
+import { LiveFeed } from '../../signaling/live/feed';
+
+describe('call recorder: ceilings', () => {
+  let store: EmbeddedStore;
+  let live: MemoryLiveState;
+  let feed: LiveFeed;
+  let recorder: CdrRecorder;
+  beforeEach(async () => {
+    store = await EmbeddedStore.open(fs.mkdtempSync(path.join(os.tmpdir(), 'wac-cdr-')));
+    live = new MemoryLiveState();
+    feed = new LiveFeed(live, () => [], 10);
+    recorder = new CdrRecorder(new Cdrs(store), feed, createLogger('silent'), 12 * 3600_000, 10, 100);
+  });
+  afterEach(async () => {
+    await recorder.close();
+    feed.close();
+    await store.close();
+  });
+
+  const until = async (what: string, ok: () => Promise<boolean>) => {
+    const deadline = Date.now() + 3000;
+    while (!(await ok())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
+  it('a call lost while ringing leaves the live view and gets a record with 408', async () => {
+    recorder.started('lost-1', 'direct', 'alice-id', 'bob-id', ['alice-id', 'bob-id']);
+    await until('the call in the live view', async () => (await live.calls()).length === 1);
+    await until('the call to leave the live view', async () => (await live.calls()).length === 0);
+    await until('its record', async () => (await new Cdrs(store).list()).length === 1);
+    const [cdr] = await new Cdrs(store).list();
+    expect(cdr).to.include({ callId: 'lost-1', code: 408, result: 'no-answer', answer: null });
+  });
+
+  it('an answered call is not ended by the ring ceiling', async () => {
+    recorder.started('ok-1', 'direct', 'alice-id', 'bob-id', ['alice-id', 'bob-id']);
+    recorder.answered('ok-1', 'bob-id', 200, ['a', 'b']);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await live.calls()).map((c) => c.state)).to.deep.equal(['answered']);
+    recorder.ended('ok-1', 'a', 'b');
+    await until('its record', async () => (await new Cdrs(store).list()).length === 1);
+    expect((await new Cdrs(store).list())[0]).to.include({ callId: 'ok-1', code: 200, result: 'answered' });
+  });
+});

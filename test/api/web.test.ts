@@ -25,6 +25,9 @@ describe('web apps on the admin port (/phone, /console)', () => {
       const html = await fetch(`${srv.adminUrl}/phone/`);
       expect(html.status).to.equal(200);
       expect(html.headers.get('content-type')).to.match(/^text\/html/);
+      // The browser tests prove the pages work under this policy.
+      expect(html.headers.get('content-security-policy')).to.contain("frame-ancestors 'none'");
+      expect(html.headers.get('x-frame-options')).to.equal('DENY');
       const page = await html.text();
       expect(page).to.contain('<script src="main.js" defer></script>');
       expect(page).to.contain('id="remote-audio"');

@@ -4,8 +4,8 @@
  * shows up in the console's live view without a reload. Screenshots in test-output/screenshots/.
  */
 import { expect } from 'chai';
-import { adminClient, ApiClient, newAccount } from '../support/api';
-import { Chromium, screenshots } from '../support/browser';
+import { ApiClient, newAccount } from '../support/api';
+import { browserSuite, Chromium, screenshots } from '../support/browser';
 import { ConsolePage } from '../support/console';
 import { PhonePage } from '../support/phone';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/server';
@@ -18,22 +18,7 @@ describe('admin console /console (headless Chromium)', function () {
   let srv: TestServer;
   let admin: ApiClient;
   let browser: Chromium | undefined;
-
-  before(async function () {
-    this.timeout(60_000);
-    srv = await startTestServer();
-    admin = await adminClient(srv);
-    browser = await Chromium.launch(this);
-  });
-  afterEach(async function () {
-    if (!browser) return;
-    if (this.currentTest?.state === 'failed') process.stderr.write(`${browser.consoleDump()}\n`);
-    await browser.closePages();
-  });
-  after(async () => {
-    await browser?.close();
-    await srv?.close();
-  });
+  browserSuite((suite) => ({ srv, admin, browser } = suite));
 
   async function adminConsole(on: TestServer = srv): Promise<ConsolePage> {
     const c = await ConsolePage.open(browser!, on, 'console');

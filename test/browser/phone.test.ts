@@ -6,32 +6,17 @@
  * inbound audio packets on both ends. Each test leaves screenshots in test-output/screenshots/.
  */
 import { expect } from 'chai';
-import { adminClient, ApiClient, newAccount, type Account } from '../support/api';
-import { Chromium, pollPage, screenshots } from '../support/browser';
+import { ApiClient, newAccount, type Account } from '../support/api';
+import { browserSuite, Chromium, pollPage, screenshots } from '../support/browser';
 import { PhonePage } from '../support/phone';
-import { startTestServer, type TestServer } from '../support/server';
+import type { TestServer } from '../support/server';
 
 describe('browser softphone /phone (headless Chromium, WebRTC on loopback)', function () {
   this.timeout(60_000);
   let srv: TestServer;
   let admin: ApiClient;
   let browser: Chromium | undefined;
-
-  before(async function () {
-    this.timeout(60_000);
-    srv = await startTestServer();
-    admin = await adminClient(srv);
-    browser = await Chromium.launch(this);
-  });
-  afterEach(async function () {
-    if (!browser) return;
-    if (this.currentTest?.state === 'failed') process.stderr.write(`${browser.consoleDump()}\n`);
-    await browser.closePages();
-  });
-  after(async () => {
-    await browser?.close();
-    await srv?.close();
-  });
+  browserSuite((suite) => ({ srv, admin, browser } = suite));
 
   async function phoneFor(label: string, account: Account): Promise<PhonePage> {
     const p = await PhonePage.open(browser!, srv, label);

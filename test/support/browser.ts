@@ -12,6 +12,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { WEB_MANIFEST } from '../../admin-api/web';
+import { adminClient, type ApiClient } from './api';
+import { startTestServer, type TestServer } from './server';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -167,4 +169,29 @@ export function ensureWebBuild(): void {
   const built = fs.existsSync(manifest) ? fs.statSync(manifest).mtimeMs : 0;
   if (built > newestMtime(path.join(ROOT, 'web'))) return;
   execFileSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'scripts', 'build-web.ts')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/**
+ * The hooks every browser suite needs: a test server with an admin client and one Chromium, its pages
+ * closed after each test (their console printed when the test failed), all stopped at the end.
+ */
+export function browserSuite(ready: (suite: { srv: TestServer; admin: ApiClient; browser: Chromium }) => void): void {
+  let srv: TestServer | undefined;
+  let browser: Chromium | undefined;
+  before(async function () {
+    this.timeout(60_000);
+    srv = await startTestServer();
+    const admin = await adminClient(srv);
+    browser = await Chromium.launch(this);
+    ready({ srv, admin, browser });
+  });
+  afterEach(async function () {
+    if (!browser) return;
+    if (this.currentTest?.state === 'failed') process.stderr.write(`${browser.consoleDump()}\n`);
+    await browser.closePages();
+  });
+  after(async () => {
+    await browser?.close();
+    await srv?.close();
+  });
 }

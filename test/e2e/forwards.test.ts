@@ -7,10 +7,11 @@
  */
 import { expect } from 'chai';
 import { Cdrs, type Cdr } from '../../shared/model/cdrs';
-import { ApiClient, adminClient, newAccount, type Account } from '../support/api';
-import { createJsSipUa, sleep, stopAllJsSipUas, waitUntil, wireMatching, type JsSipUa } from '../support/jssip';
-import { startTestServer, type TestServer } from '../support/server';
-import { createSipJsUa, stopAllSipJsUas } from '../support/sipjs';
+import { ApiClient, newAccount, type Account } from '../support/api';
+import { createJsSipUa, sleep, waitUntil, wireMatching, type JsSipUa } from '../support/jssip';
+import type { TestServer } from '../support/server';
+import { clientSuite } from '../support/suite';
+import { createSipJsUa } from '../support/sipjs';
 
 
 describe('e2e: DND and call forwards', function () {
@@ -36,16 +37,7 @@ describe('e2e: DND and call forwards', function () {
     return found!;
   }
 
-  before(async () => {
-    srv = await startTestServer();
-    api = await adminClient(srv);
-  });
-  after(async () => {
-    await srv?.close();
-  });
-  afterEach(async () => {
-    await Promise.all([stopAllJsSipUas(), stopAllSipJsUas()]);
-  });
+  clientSuite((suite) => ({ srv, api } = suite));
 
   it('the forwards are set by the user itself or an admin, and stored on the user; another user may not', async () => {
     const [b, c] = await Promise.all([newUser('b'), newUser('c')]);

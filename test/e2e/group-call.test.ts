@@ -32,6 +32,7 @@ import {
 } from '../support/jssip';
 import { makeAnswer } from '../support/sdp';
 import { startTestServer, type TestServer } from '../support/server';
+import { clientSuite } from '../support/suite';
 import { createSipJsUa, stopAllSipJsUas, type SipJsSession, type SipJsUa } from '../support/sipjs';
 import { digestAnswer, rnd, UdpPeer } from '../support/udp-peer';
 
@@ -91,16 +92,7 @@ describe('e2e: group calls', function () {
     let srv: TestServer;
     let api: ApiClient;
 
-    before(async () => {
-      srv = await startTestServer();
-      api = await adminClient(srv);
-    });
-    after(async () => {
-      await srv?.close();
-    });
-    afterEach(async () => {
-      await Promise.all([stopAllJsSipUas(), stopAllSipJsUas()]);
-    });
+    clientSuite((suite) => ({ srv, api } = suite));
 
     /** Three participants (JsSIP, SIP.js, JsSIP) and a caller, all registered; the group's id. */
     async function setup(callerKind: 'jssip' | 'sipjs' = 'jssip') {
@@ -247,16 +239,7 @@ describe('e2e: group calls', function () {
     let srv: TestServer;
     let api: ApiClient;
 
-    before(async () => {
-      srv = await startTestServer({ ini: '[groups]\nring_timeout = 2\n' });
-      api = await adminClient(srv);
-    });
-    after(async () => {
-      await srv?.close();
-    });
-    afterEach(async () => {
-      await Promise.all([stopAllJsSipUas(), stopAllSipJsUas()]);
-    });
+    clientSuite((suite) => ({ srv, api } = suite), { ini: '[groups]\nring_timeout = 2\n' });
 
     it('nobody answers (one participant on two devices): after the timeout the caller gets 480 with Reason "No participant answered", every leg gets CANCEL; CDR no-answer 480', async () => {
       const [u1, u2, u3, uc] = await Promise.all([newAccount(api, 'p'), newAccount(api, 'p'), newAccount(api, 'p'), newAccount(api, 'caller')]);
@@ -342,17 +325,10 @@ describe('e2e: group calls', function () {
     let api: ApiClient;
     let peers: Peer[] = [];
 
-    before(async () => {
-      srv = await startTestServer();
-      api = await adminClient(srv);
-    });
-    after(async () => {
+    after(() => {
       for (const p of peers) p.close();
-      await srv?.close();
     });
-    afterEach(async () => {
-      await Promise.all([stopAllJsSipUas(), stopAllSipJsUas()]);
-    });
+    clientSuite((suite) => ({ srv, api } = suite));
 
     type Step = { peer: number; status: '180 Ringing' | '200 OK'; delayMs?: number };
 
@@ -453,17 +429,10 @@ describe('e2e: group calls', function () {
     let api: ApiClient;
     const peers: Peer[] = [];
 
-    before(async () => {
-      srv = await startTestServer({ ini: '[groups]\nring_timeout = 2\n' });
-      api = await adminClient(srv);
-    });
-    after(async () => {
+    after(() => {
       for (const p of peers) p.close();
-      await srv?.close();
     });
-    afterEach(async () => {
-      await Promise.all([stopAllJsSipUas(), stopAllSipJsUas()]);
-    });
+    clientSuite((suite) => ({ srv, api } = suite), { ini: '[groups]\nring_timeout = 2\n' });
 
     async function udpGroup(n: number) {
       const { accounts, uc, groupId, ps } = await udpParticipants(n);

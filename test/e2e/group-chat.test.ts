@@ -6,9 +6,10 @@
 import { expect } from 'chai';
 import { Groups } from '../../shared/model/groups';
 import { adminClient, newAccount, type ApiClient } from '../support/api';
-import { createJsSipUa, sleep, stopAllJsSipUas, waitUntil, type JsSipUa } from '../support/jssip';
+import { createJsSipUa, sleep, waitUntil, type JsSipUa } from '../support/jssip';
 import { startTestServer, type TestServer } from '../support/server';
-import { createSipJsUa, loadSipJs, stopAllSipJsUas, type SipJsUa } from '../support/sipjs';
+import { clientSuite } from '../support/suite';
+import { createSipJsUa, loadSipJs, type SipJsUa } from '../support/sipjs';
 
 
 interface Received {
@@ -101,16 +102,7 @@ describe('e2e: group chat', function () {
 
   const newUser = (prefix: string) => newAccount(api, prefix);
 
-  before(async () => {
-    srv = await startTestServer();
-    api = await adminClient(srv);
-  });
-  after(async () => {
-    await srv?.close();
-  });
-  afterEach(async () => {
-    await Promise.all([stopAllJsSipUas(), stopAllSipJsUas()]);
-  });
+  clientSuite((suite) => ({ srv, api } = suite));
 
   /** Waits until every device in `yes` got `body` exactly once, then checks `no` got nothing. */
   async function expectDelivery(body: string, yes: Device[], no: Device[]): Promise<void> {

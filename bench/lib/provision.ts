@@ -6,33 +6,18 @@
  * `scrypt$N$r$p$salt$hash` format that verifySlowHash reads, so 50,000 users take seconds instead of
  * about 40 minutes. The SIP digest HA1 is the real one.
  */
-import { randomBytes, scryptSync } from 'node:crypto';
 import type { Store } from '../../shared/store/store';
-import { keys } from '../../shared/store/keys';
 import { Credentials } from '../../shared/model/credentials';
 import { Groups } from '../../shared/model/groups';
-import { commit, emptyPlan, mergePlans, Plan } from '../../shared/model/plan';
-import { digestHa1 } from '../../shared/model/secret';
+import { commit, mergePlans, Plan } from '../../shared/model/plan';
+import { slowHash } from '../../shared/model/secret';
 import { SipMappings } from '../../shared/model/sip-mappings';
-import { BasicSecret, User, Users } from '../../shared/model/users';
-import { ModelError } from '../../shared/model/errors';
+import { User, Users } from '../../shared/model/users';
 
 /** Users whose password hash is cheap to make (see the file comment). */
 class BulkUsers extends Users {
-  override async planPassword(user: User, password: string, secret: BasicSecret, isNew = false): Promise<Plan> {
-    const N = 16, r = 8, p = 1;
-    const salt = randomBytes(16);
-    const hash = scryptSync(password, salt, 32, { N, r, p });
-    const fields: Record<string, string> = {
-      ha1: digestHa1(user.username, user.domain, password),
-      hash: ['scrypt', N, r, p, salt.toString('base64'), hash.toString('base64')].join('$'),
-    };
-    if (secret.credentialId !== undefined) fields.credentialId = secret.credentialId;
-    if (secret.expiresAt !== undefined) fields.expiresAt = String(secret.expiresAt);
-    const plan = emptyPlan();
-    plan.ops.push({ op: 'del', key: keys.basicCredential(user.id) }, { op: 'hset', key: keys.basicCredential(user.id), fields });
-    if (!isNew) plan.present.push({ key: keys.user(user.id), error: new ModelError('not_found', `user ${user.id} does not exist`) });
-    return plan;
+  protected override hashPassword(password: string): Promise<string> {
+    return slowHash(password, { N: 16 });
   }
 }
 

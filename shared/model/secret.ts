@@ -9,8 +9,10 @@ export function digestHa1(username: string, realm: string, password: string): st
   return createHash('md5').update(`${username}:${realm}:${password}`).digest('hex');
 }
 
-export async function slowHash(password: string): Promise<string> {
-  const { N, r, p, keyLen, saltLen } = SCRYPT;
+/** `cost` only for bulk test data, which must not take minutes to make. */
+export async function slowHash(password: string, cost: { N: number } = SCRYPT): Promise<string> {
+  const { r, p, keyLen, saltLen } = SCRYPT;
+  const { N } = cost;
   const salt = randomBytes(saltLen);
   const hash = await scryptAsync(password, salt, keyLen, { N, r, p });
   return ['scrypt', N, r, p, salt.toString('base64'), hash.toString('base64')].join('$');

@@ -4,7 +4,7 @@
  * `Reason: SIP ;cause=200 ;text="Call completed elsewhere"`; when every branch has failed, the best
  * final response is chosen and sent — unless the proxy takes the call elsewhere (a forward).
  */
-import { header, SipRequest, SipResponse } from '../sip/message';
+import { header, NO_BODY, SipRequest, SipResponse } from '../sip/message';
 import { parseNameAddr } from '../sip/name-addr';
 import { createResponse } from '../sip/response';
 import { ClientTransaction, ClientTransactionUser } from '../transaction/client';
@@ -164,10 +164,10 @@ export class ResponseContext implements ClientTransactionUser {
     b.cancelSent = true;
     const inv = b.tx.request;
     const headers = [header('Via', inv.topVia!.raw)];
-    for (const key of ['route', 'from', 'to', 'call-id']) for (const h of inv.headers) if (h.key === key) headers.push({ ...h });
+    for (const key of ['route', 'from', 'to', 'call-id']) for (const h of inv.headers) if (h.key === key) headers.push(h);
     headers.push(header('Max-Forwards', '70'), header('CSeq', `${inv.cseq!.seq} CANCEL`));
     if (reason) headers.push(header('Reason', reason));
-    const cancel = new SipRequest('CANCEL', inv.uri, headers, Buffer.alloc(0));
+    const cancel = new SipRequest('CANCEL', inv.uri, headers, NO_BODY);
     // The CANCEL's own outcome does not matter: the INVITE branch's 487 (or Timer) settles it.
     this.layer.sendRequest(cancel, b.flow, { onResponse: () => undefined, onFailure: () => undefined });
   }
@@ -244,7 +244,7 @@ export class ResponseContext implements ClientTransactionUser {
     const dialog = (method: string, cseq: number) => new SipRequest(method, target, [
       header('Via', this.via(b.flow)), header('Max-Forwards', '70'), header('From', res.get('from')!),
       header('To', res.get('to')!), header('Call-ID', res.callId), header('CSeq', `${cseq} ${method}`),
-    ], Buffer.alloc(0));
+    ], NO_BODY);
     b.flow.send(dialog('ACK', seq).toBuffer());
     this.layer.sendRequest(dialog('BYE', seq + 1), b.flow, { onResponse: () => undefined, onFailure: () => undefined });
   }

@@ -25,14 +25,12 @@ export function isListHeader(canonical: string): boolean {
   return LIST_HEADERS.has(canonical);
 }
 
-/** Splits a list header value on commas outside quoted strings and <...>. */
-export function splitList(value: string): string[] {
-  if (value.indexOf(',') < 0) return [value.trim()];
-  const out: string[] = [];
+/** Index of the first comma outside quoted strings and <...> in a list header value, or -1. */
+export function listSeparator(value: string, from = 0): number {
+  if (value.indexOf(',', from) < 0) return -1;
   let quoted = false;
   let angle = false;
-  let start = 0;
-  for (let i = 0; i < value.length; i++) {
+  for (let i = from; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (quoted) {
       if (c === 0x5c) i++; // backslash escapes the next char inside a quoted string
@@ -40,10 +38,18 @@ export function splitList(value: string): string[] {
     } else if (c === 0x22) quoted = true;
     else if (c === 0x3c) angle = true;
     else if (c === 0x3e) angle = false;
-    else if (c === 0x2c && !angle) {
-      out.push(value.slice(start, i).trim());
-      start = i + 1;
-    }
+    else if (c === 0x2c && !angle) return i;
+  }
+  return -1;
+}
+
+/** Splits a list header value on commas outside quoted strings and <...>. */
+export function splitList(value: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let sep = listSeparator(value); sep >= 0; sep = listSeparator(value, start)) {
+    out.push(value.slice(start, sep).trim());
+    start = sep + 1;
   }
   out.push(value.slice(start).trim());
   return out;

@@ -3,16 +3,17 @@
  * (Via, From, CSeq, ...) are parsed only when asked for and cached. Unknown headers and the body are
  * carried byte-exact: header text is decoded as latin1 so that every byte round-trips unchanged.
  */
-import { canonicalName, isListHeader, splitList } from './headers';
+import { canonicalName, isListHeader, listSeparator, splitList } from './headers';
 import { NameAddr, parseNameAddr } from './name-addr';
 import { parseVia, Via } from './via';
 
+/** A header line. Never changed in place: messages and their clones share these objects. */
 export interface Header {
   /** Name as written (kept on output). */
-  name: string;
+  readonly name: string;
   /** Canonical lower-case long name. */
-  key: string;
-  value: string;
+  readonly key: string;
+  readonly value: string;
 }
 
 export interface CSeq {
@@ -37,6 +38,7 @@ export abstract class SipMessage {
   private cFrom: NameAddr | null | undefined;
   private cTo: NameAddr | null | undefined;
   private cVias: Via[] | null | undefined;
+  private cTopVia: Via | null | undefined;
 
   constructor(headers: Header[], body: Buffer) {
     this.headers = headers;
@@ -73,19 +75,28 @@ export abstract class SipMessage {
     return out;
   }
 
-  /** Replaces every header of this name with one value (added at the end when absent). */
+  /** Replaces every header of this name with one value, in the place of the first (at the end when absent). */
   set(name: string, value: string): void {
     const key = canonicalName(name);
-    const i = this.headers.findIndex((h) => h.key === key);
-    this.remove(key);
     const h = { name, key, value };
-    if (i >= 0) this.headers.splice(i, 0, h);
-    else this.headers.push(h);
+    const out: Header[] = [];
+    let placed = false;
+    for (const x of this.headers) {
+      if (x.key !== key) out.push(x);
+      else if (!placed) {
+        out.push(h);
+        placed = true;
+      }
+    }
+    if (!placed) out.push(h);
+    this.headers = out;
+    this.invalidate(key);
   }
 
   append(name: string, value: string): void {
-    this.headers.push({ name, key: canonicalName(name), value });
-    this.invalidate();
+    const key = canonicalName(name);
+    this.headers.push({ name, key, value });
+    this.invalidate(key);
   }
 
   /** Inserts a header line above the first line of the same name (or at the top). */
@@ -93,27 +104,35 @@ export abstract class SipMessage {
     const key = canonicalName(name);
     const i = this.headers.findIndex((h) => h.key === key);
     this.headers.splice(i < 0 ? 0 : i, 0, { name, key, value });
-    this.invalidate();
+    this.invalidate(key);
   }
 
   remove(key: string): void {
     this.headers = this.headers.filter((h) => h.key !== key);
-    this.invalidate();
+    this.invalidate(key);
   }
 
   /** Removes the first element of a list header (top Via, top Route), keeping the rest of its line. */
   removeFirst(key: string): void {
     const i = this.headers.findIndex((h) => h.key === key);
     if (i < 0) return;
-    const values = splitList(this.headers[i].value);
-    if (values.length <= 1) this.headers.splice(i, 1);
-    else this.headers[i] = { ...this.headers[i], value: values.slice(1).join(', ') };
-    this.invalidate();
+    const h = this.headers[i];
+    const sep = listSeparator(h.value);
+    const rest = sep < 0 ? '' : h.value.slice(sep + 1).trim();
+    if (rest === '') this.headers.splice(i, 1);
+    else this.headers[i] = { name: h.name, key, value: rest };
+    this.invalidate(key);
   }
 
-  /** Forgets the parsed views after a header change. */
-  private invalidate(): void {
-    this.cCseq = this.cFrom = this.cTo = this.cVias = undefined;
+  /** Forgets the parsed view of a header after it changed. */
+  private invalidate(key: string): void {
+    switch (key) {
+      case 'via': this.cVias = this.cTopVia = undefined; break;
+      case 'cseq': this.cCseq = undefined; break;
+      case 'from': this.cFrom = undefined; break;
+      case 'to': this.cTo = undefined; break;
+      default:
+    }
   }
 
   get callId(): string {
@@ -155,9 +174,18 @@ export abstract class SipMessage {
     return this.cVias;
   }
 
+  /** The first Via, parsed on its own: matching a response needs no other. */
   get topVia(): Via | null {
-    const v = this.vias;
-    return v && v.length > 0 ? v[0] : null;
+    if (this.cVias !== undefined) return this.cVias && this.cVias.length > 0 ? this.cVias[0] : null;
+    if (this.cTopVia === undefined) {
+      const v = this.get('via');
+      if (v === undefined) this.cTopVia = null;
+      else {
+        const sep = listSeparator(v);
+        this.cTopVia = parseVia(sep < 0 ? v : v.slice(0, sep));
+      }
+    }
+    return this.cTopVia;
   }
 
   /** Serialises with a Content-Length that matches the body in bytes. */
@@ -190,9 +218,9 @@ export class SipRequest extends SipMessage {
     return `${this.method} ${this.uri} ${this.version}`;
   }
 
-  /** An independent copy for forwarding (headers copied, body shared: it is never mutated). */
+  /** An independent copy for forwarding (header list copied; header objects and body are never mutated, so shared). */
   clone(): SipRequest {
-    const c = new SipRequest(this.method, this.uri, this.headers.map((h) => ({ ...h })), this.body);
+    const c = new SipRequest(this.method, this.uri, this.headers.slice(), this.body);
     c.version = this.version;
     return c;
   }
@@ -208,13 +236,16 @@ export class SipResponse extends SipMessage {
   }
 
   clone(): SipResponse {
-    const c = new SipResponse(this.status, this.reason, this.headers.map((h) => ({ ...h })), this.body);
+    const c = new SipResponse(this.status, this.reason, this.headers.slice(), this.body);
     c.version = this.version;
     return c;
   }
 }
 
 export const MAX_UINT32 = 4294967295;
+
+/** The body of a message without one; bodies are never written to, so one instance serves all. */
+export const NO_BODY = Buffer.alloc(0);
 
 function parseVias(values: string[]): Via[] | null {
   const out: Via[] = [];

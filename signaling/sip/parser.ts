@@ -1,8 +1,32 @@
 /** Bytes → SipMessage. Datagram framing (UDP, one WebSocket message) and stream framing (TCP). */
 import { canonicalName } from './headers';
-import { Header, SipMessage, SipRequest, SipResponse } from './message';
+import { Header, NO_BODY, SipMessage, SipRequest, SipResponse } from './message';
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+const HEADER_NAME = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+
+// Header names as written → canonical key. The same few dozen spellings arrive in every message, so
+// a hit skips the grammar check and the lower-casing; the cap keeps arbitrary names from growing it.
+const NAME_KEYS = new Map<string, string>();
+const NAME_KEYS_MAX = 512;
+
+function headerKey(name: string): string | null {
+  const known = NAME_KEYS.get(name);
+  if (known !== undefined) return known;
+  if (!HEADER_NAME.test(name)) return null;
+  const key = canonicalName(name);
+  if (NAME_KEYS.size < NAME_KEYS_MAX) NAME_KEYS.set(name, key);
+  return key;
+}
+
+function isLws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/** What String.prototype.trim() removes, within latin1. */
+function isTrimmed(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+}
 
 /**
  * Parses one message from a datagram or WebSocket message. Returns null when not even a start line
@@ -17,26 +41,40 @@ export function parseMessage(buf: Buffer): SipMessage | null {
     bodyStart = buf.length;
   } else bodyStart = headEnd + 4;
   const head = buf.toString('latin1', 0, headEnd);
-  const lines = head.split('\r\n');
   // Leading CRLFs before the start line are allowed (RFC 3261 §7.5).
-  while (lines.length > 0 && lines[0] === '') lines.shift();
-  if (lines.length === 0) return null;
-  const startLine = lines[0];
+  let pos = 0;
+  while (head.startsWith('\r\n', pos)) pos += 2;
+  if (pos >= head.length) return null;
+  let eol = head.indexOf('\r\n', pos);
+  if (eol < 0) eol = head.length;
+  const startLine = head.slice(pos, eol);
   const headers: Header[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
+  while (eol < head.length) {
+    const start = eol + 2;
+    eol = head.indexOf('\r\n', start);
+    if (eol < 0) eol = head.length;
     // A datagram missing its blank line ends in a bare CRLF (torture baddn): nothing more to read.
-    if (line === '' && i === lines.length - 1) break;
-    if ((line.charCodeAt(0) === 0x20 || line.charCodeAt(0) === 0x09) && headers.length > 0) {
+    if (start === eol && eol === head.length) break;
+    const first = head.charCodeAt(start);
+    if (isLws(first) && headers.length > 0) {
       const last = headers[headers.length - 1];
-      last.value = `${last.value} ${line.trim()}`.trim();
+      headers[headers.length - 1] = { name: last.name, key: last.key, value: `${last.value} ${head.slice(start, eol).trim()}`.trim() };
       continue;
     }
-    const colon = line.indexOf(':');
-    if (colon <= 0) return null;
-    const name = line.slice(0, colon).trim();
-    if (!/^[A-Za-z0-9\-.!%*_+`'~]+$/.test(name)) return null;
-    headers.push({ name, key: canonicalName(name), value: line.slice(colon + 1).trim() });
+    const colon = head.indexOf(':', start);
+    if (colon < 0 || colon >= eol || colon === start) return null;
+    let nameStart = start;
+    while (nameStart < colon && isTrimmed(head.charCodeAt(nameStart))) nameStart++;
+    let nameEnd = colon;
+    while (nameEnd > nameStart && isTrimmed(head.charCodeAt(nameEnd - 1))) nameEnd--;
+    const name = head.slice(nameStart, nameEnd);
+    const key = headerKey(name);
+    if (key === null) return null;
+    let vs = colon + 1;
+    while (vs < eol && isTrimmed(head.charCodeAt(vs))) vs++;
+    let ve = eol;
+    while (ve > vs && isTrimmed(head.charCodeAt(ve - 1))) ve--;
+    headers.push({ name, key, value: head.slice(vs, ve) });
   }
   const msg = startLine.startsWith('SIP/') ? parseStatusLine(startLine, headers) : parseRequestLine(startLine, headers);
   if (!msg) return null;
@@ -46,7 +84,7 @@ export function parseMessage(buf: Buffer): SipMessage | null {
 
 function parseRequestLine(line: string, headers: Header[]): SipMessage | null {
   const parts = line.split(' ');
-  const req = new SipRequest(parts[0], parts[1] ?? '', headers, Buffer.alloc(0));
+  const req = new SipRequest(parts[0], parts[1] ?? '', headers, NO_BODY);
   if (parts.length === 3 && parts[0] !== '' && parts[1] !== '') {
     req.version = parts[2];
     return req;
@@ -62,22 +100,29 @@ function parseRequestLine(line: string, headers: Header[]): SipMessage | null {
 }
 
 function parseStatusLine(line: string, headers: Header[]): SipMessage | null {
-  const m = /^(SIP\/\S+) (\d{3}) (.*)$/.exec(line);
-  if (!m) return null;
-  const res = new SipResponse(Number(m[2]), m[3], headers, Buffer.alloc(0));
-  res.version = m[1];
+  // SIP-Version SP 3DIGIT SP Reason-Phrase
+  const sp = line.indexOf(' ');
+  if (sp < 5 || line.length < sp + 5 || line.charCodeAt(sp + 4) !== 0x20) return null;
+  const code = line.slice(sp + 1, sp + 4);
+  if (!/^\d{3}$/.test(code) || /\s/.test(line.slice(0, sp))) return null;
+  const res = new SipResponse(Number(code), line.slice(sp + 5), headers, NO_BODY);
+  res.version = line.slice(0, sp);
   return res;
 }
 
 function frameBody(msg: SipMessage, buf: Buffer, bodyStart: number): void {
   const available = buf.length - bodyStart;
-  const count = msg.count('content-length');
+  let count = 0;
+  let value = '';
+  for (const h of msg.headers) {
+    if (h.key !== 'content-length') continue;
+    if (count++ === 0) value = h.value;
+  }
   if (count === 0) {
     msg.body = buf.subarray(bodyStart);
     return;
   }
-  const values = msg.headers.filter((h) => h.key === 'content-length').map((h) => h.value);
-  const len = /^\d{1,10}$/.test(values[0]) ? Number(values[0]) : -1;
+  const len = /^\d{1,10}$/.test(value) ? Number(value) : -1;
   if (count > 1 || len < 0) {
     msg.body = buf.subarray(bodyStart);
     msg.defect ??= { status: 400, reason: count > 1 ? 'Multiple Content-Length values' : 'Bad Content-Length' };
@@ -89,7 +134,7 @@ function frameBody(msg: SipMessage, buf: Buffer, bodyStart: number): void {
     return;
   }
   // Octets past Content-Length in a datagram are not part of the message (torture dblreq).
-  msg.body = buf.subarray(bodyStart, bodyStart + len);
+  msg.body = len === 0 ? NO_BODY : buf.subarray(bodyStart, bodyStart + len);
 }
 
 /** Splits a TCP byte stream into messages by Content-Length (RFC 3261 §18.3). */

@@ -1,6 +1,6 @@
 /** Building responses to requests (RFC 3261 §8.2.6). */
 import { randomBytes } from 'node:crypto';
-import { Header, SipRequest, SipResponse } from './message';
+import { Header, NO_BODY, SipRequest, SipResponse } from './message';
 import { reasonPhrase } from './status';
 
 const COPIED = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
@@ -19,8 +19,8 @@ export function newTag(): string {
  */
 export function createResponse(req: SipRequest, status: number, reason?: string, toTag?: string): SipResponse {
   const headers: Header[] = [];
-  for (const h of req.headers) if (COPIED.has(h.key)) headers.push({ ...h });
-  const res = new SipResponse(status, reason ?? reasonPhrase(status), headers, Buffer.alloc(0));
+  for (const h of req.headers) if (COPIED.has(h.key)) headers.push(h);
+  const res = new SipResponse(status, reason ?? reasonPhrase(status), headers, NO_BODY);
   if (status > 100 && req.to && !req.toTag) {
     const i = headers.findIndex((h) => h.key === 'to');
     if (i >= 0) headers[i] = { ...headers[i], value: `${headers[i].value};tag=${toTag ?? newTag()}` };

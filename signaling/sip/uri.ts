@@ -28,10 +28,15 @@ export function uriScheme(s: string): string | null {
   return m ? m[1].toLowerCase() : null;
 }
 
+// Hosts that passed: the same few recur in every message. Bounded, so made-up hosts cannot grow it.
+const GOOD_HOSTS = new Set<string>();
+const GOOD_HOSTS_MAX = 1024;
+
 export function isValidHost(host: string): boolean {
-  if (IPV6.test(host)) return true;
-  if (IPV4.test(host)) return host.split('.').every((o) => Number(o) <= 255);
-  return HOSTNAME.test(host);
+  if (GOOD_HOSTS.has(host)) return true;
+  const ok = IPV6.test(host) || (IPV4.test(host) ? host.split('.').every((o) => Number(o) <= 255) : HOSTNAME.test(host));
+  if (ok && GOOD_HOSTS.size < GOOD_HOSTS_MAX) GOOD_HOSTS.add(host);
+  return ok;
 }
 
 export function parseSipUri(raw: string): SipUri | null {

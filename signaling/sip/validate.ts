@@ -9,8 +9,10 @@ export const KNOWN_METHODS = new Set([
   'REFER', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH',
 ]);
 
-const SINGLE = ['from', 'to', 'call-id', 'cseq', 'max-forwards', 'content-length'];
-const REQUIRED = ['via', 'from', 'to', 'call-id', 'cseq'];
+/** Headers a request must have (RFC 3261 §8.1.1) and headers it may have only once, as bits. */
+const REQUIRED: ReadonlyArray<[string, number]> = [['via', 1], ['from', 2], ['to', 4], ['call-id', 8], ['cseq', 16]];
+const SINGLE: ReadonlyArray<[string, number]> = [['from', 2], ['to', 4], ['call-id', 8], ['cseq', 16], ['max-forwards', 32], ['content-length', 64]];
+const BITS = new Map<string, number>([...REQUIRED, ...SINGLE]);
 
 /** Why this request must be refused before anything else looks at it, or null when it is sound. */
 export function checkRequest(req: SipRequest): Defect | null {
@@ -22,10 +24,16 @@ export function checkRequest(req: SipRequest): Defect | null {
   }
   if (req.defect) return req.defect;
   if (!isToken(req.method)) return { status: 400, reason: 'Bad Method' };
-  const counts: Record<string, number> = {};
-  for (const h of req.headers) counts[h.key] = (counts[h.key] ?? 0) + 1;
-  for (const key of REQUIRED) if (!counts[key]) return { status: 400, reason: `Missing ${key} header` };
-  for (const key of SINGLE) if ((counts[key] ?? 0) > 1) return { status: 400, reason: `Multiple ${key} headers` };
+  let seen = 0;
+  let repeated = 0;
+  for (const h of req.headers) {
+    const bit = BITS.get(h.key);
+    if (bit === undefined) continue;
+    if (seen & bit) repeated |= bit;
+    seen |= bit;
+  }
+  for (const [key, bit] of REQUIRED) if (!(seen & bit)) return { status: 400, reason: `Missing ${key} header` };
+  for (const [key, bit] of SINGLE) if (repeated & bit) return { status: 400, reason: `Multiple ${key} headers` };
   const cseq = req.cseq;
   if (!cseq) return { status: 400, reason: 'Bad CSeq' };
   if (cseq.method !== req.method) {
@@ -51,8 +59,8 @@ export function checkRequest(req: SipRequest): Defect | null {
   return null;
 }
 
-/** Whether a received response is sound enough to be matched to a transaction; otherwise it is dropped. */
+/** Whether a received response is sound enough to be matched to a transaction (by its top Via); otherwise it is dropped. */
 export function isSoundResponse(res: SipResponse): boolean {
   return res.version === 'SIP/2.0' && res.status >= 100 && res.status <= 699 && res.cseq !== null
-    && res.vias !== null && res.vias.length > 0 && res.count('call-id') === 1 && !res.defect;
+    && res.topVia !== null && res.count('call-id') === 1 && !res.defect;
 }

@@ -1,5 +1,5 @@
 /** Client transactions (RFC 3261 §17.1, with RFC 6026's Accepted state for INVITE). */
-import { header, SipRequest, SipResponse } from '../sip/message';
+import { header, NO_BODY, SipRequest, SipResponse } from '../sip/message';
 import { Flow } from '../transport/flow';
 import { Timers, T2 } from './timers';
 import { Transaction } from './transaction';
@@ -105,12 +105,12 @@ export class InviteClientTransaction extends ClientTransaction {
       }
     }
     for (const key of ['max-forwards', 'from', 'call-id', 'route']) {
-      for (const h of req.headers) if (h.key === key) headers.push({ ...h });
+      for (const h of req.headers) if (h.key === key) headers.push(h);
     }
     const to = res.get('to');
     if (to !== undefined) headers.push(header('To', to));
     headers.push(header('CSeq', `${req.cseq!.seq} ACK`));
-    const ack = new SipRequest('ACK', req.uri, headers, Buffer.alloc(0));
+    const ack = new SipRequest('ACK', req.uri, headers, NO_BODY);
     this.ackBytes = ack.toBuffer();
     this.flow.send(this.ackBytes);
   }

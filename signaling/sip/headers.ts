@@ -60,28 +60,111 @@ export function isToken(s: string): boolean {
   return TOKEN_CHARS.test(s);
 }
 
-/** Parses `;name=value;flag` parameter lists; keys lower-cased, values kept as written. */
-export function parseParams(s: string): Map<string, string | null> | null {
-  const params = new Map<string, string | null>();
-  if (s.trim() === '') return params;
-  const parts = splitOutsideQuotes(s, ';');
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i].trim();
-    if (i === 0 && part === '') continue;
-    if (part === '') return null;
-    const eq = part.indexOf('=');
-    if (eq < 0) {
-      if (!isToken(part)) return null;
-      params.set(part.toLowerCase(), null);
-    } else {
-      const k = part.slice(0, eq).trim();
-      const v = part.slice(eq + 1).trim();
-      if (!isToken(k) || v === '') return null;
-      if (v.charCodeAt(0) === 0x22 ? !isQuotedString(v) : !/^[A-Za-z0-9\-.!%*_+`'~:[\]/&$@?]+$/.test(v)) return null;
-      params.set(k.toLowerCase(), v);
+const TOKEN_CODES = charSet("A-Za-z0-9-.!%*_+`'~");
+// A parameter value outside quotes: token characters plus those host, IPv6 and URI values use.
+const VALUE_CODES = charSet("A-Za-z0-9-.!%*_+`'~:[]/&$@?");
+
+function charSet(spec: string): Uint8Array {
+  const set = new Uint8Array(128);
+  for (let i = 0; i < spec.length; i++) {
+    if (spec[i + 1] === '-' && i + 2 < spec.length) {
+      for (let c = spec.charCodeAt(i); c <= spec.charCodeAt(i + 2); c++) set[c] = 1;
+      i += 2;
+    } else set[spec.charCodeAt(i)] = 1;
+  }
+  return set;
+}
+
+function allIn(set: Uint8Array, s: string, start: number, end: number): boolean {
+  if (start >= end) return false;
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || set[c] === 0) return false;
+  }
+  return true;
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+}
+
+/** End of the parameter starting at `start`: the next ';' outside a quoted string, or the length. */
+function paramEnd(s: string, start: number): number {
+  for (let i = start; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x3b) return i;
+    if (c === 0x22) {
+      for (i++; i < s.length; i++) {
+        const q = s.charCodeAt(i);
+        if (q === 0x5c) i++;
+        else if (q === 0x22) break;
+      }
     }
   }
-  return params;
+  return s.length;
+}
+
+/**
+ * A `;name=value;flag` parameter list, kept as its text: most messages are relayed without anyone
+ * asking for a parameter, and a lookup scans a few dozen characters. Names compare case-insensitively,
+ * values come back as written; a name given twice answers with its last value.
+ */
+export class Params {
+  constructor(readonly raw: string) {}
+
+  /** The value, null for a flag without one, undefined when absent. `name` must be lower case. */
+  get(name: string): string | null | undefined {
+    const s = this.raw;
+    let found: string | null | undefined;
+    for (let start = 0; start <= s.length; ) {
+      const end = paramEnd(s, start);
+      let a = start;
+      while (a < end && isSpace(s.charCodeAt(a))) a++;
+      const eq = s.indexOf('=', a);
+      const keyEnd = eq >= 0 && eq < end ? eq : end;
+      let b = keyEnd;
+      while (b > a && isSpace(s.charCodeAt(b - 1))) b--;
+      if (b - a === name.length && s.slice(a, b).toLowerCase() === name) {
+        found = keyEnd === end ? null : s.slice(keyEnd + 1, end).trim();
+      }
+      start = end + 1;
+    }
+    return found;
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+}
+
+/** Checks a `;name=value;flag` parameter list (RFC 3261 §25.1 generic-param); null when malformed. */
+export function parseParams(s: string): Params | null {
+  let first = true;
+  for (let start = 0; start <= s.length; first = false) {
+    const end = paramEnd(s, start);
+    let a = start;
+    while (a < end && isSpace(s.charCodeAt(a))) a++;
+    let z = end;
+    while (z > a && isSpace(s.charCodeAt(z - 1))) z--;
+    start = end + 1;
+    if (a === z) {
+      // Only the text before a leading ';' may be empty, or the whole list.
+      if (first && (end < s.length || a === z)) continue;
+      return null;
+    }
+    const eq = s.indexOf('=', a);
+    if (eq < 0 || eq >= z) {
+      if (!allIn(TOKEN_CODES, s, a, z)) return null;
+      continue;
+    }
+    let ke = eq;
+    while (ke > a && isSpace(s.charCodeAt(ke - 1))) ke--;
+    let vs = eq + 1;
+    while (vs < z && isSpace(s.charCodeAt(vs))) vs++;
+    if (!allIn(TOKEN_CODES, s, a, ke) || vs >= z) return null;
+    if (s.charCodeAt(vs) === 0x22 ? !isQuotedString(s.slice(vs, z)) : !allIn(VALUE_CODES, s, vs, z)) return null;
+  }
+  return new Params(s);
 }
 
 export function splitOutsideQuotes(s: string, sep: string): string[] {

@@ -1,5 +1,5 @@
 /** name-addr / addr-spec with header parameters: From, To, Contact, Route, Record-Route (RFC 3261 §20.10). */
-import { isQuotedString, isToken, parseParams, unquote } from './headers';
+import { isQuotedString, isToken, Params, parseParams, unquote } from './headers';
 
 export interface NameAddr {
   display: string | null;
@@ -7,7 +7,7 @@ export interface NameAddr {
   uri: string;
   /** Whether the URI was enclosed in <> (needed to re-serialise an addr-spec form safely). */
   angle: boolean;
-  params: Map<string, string | null>;
+  params: Params;
   /** The `;params` suffix as written, for byte-exact echo (e.g. +sip.instance in a 200 to REGISTER). */
   rawParams: string;
 }

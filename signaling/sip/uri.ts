@@ -1,5 +1,5 @@
 /** SIP/SIPS URI (RFC 3261 §19.1). Parsed once, kept with its original text for byte-exact output. */
-import { parseParams } from './headers';
+import { Params, parseParams } from './headers';
 
 export interface SipUri {
   raw: string;
@@ -9,7 +9,7 @@ export interface SipUri {
   /** Host lower-cased (hosts compare case-insensitively); IPv6 keeps its brackets. */
   host: string;
   port: number | null;
-  params: Map<string, string | null>;
+  params: Params;
   /** The `?headers` part without the '?', or null. */
   headers: string | null;
 }
@@ -39,6 +39,8 @@ export function isValidHost(host: string): boolean {
   return ok;
 }
 
+const NO_PARAMS = new Params('');
+
 export function parseSipUri(raw: string): SipUri | null {
   const scheme = uriScheme(raw);
   if (scheme !== 'sip' && scheme !== 'sips') return null;
@@ -65,7 +67,7 @@ export function parseSipUri(raw: string): SipUri | null {
   }
   const semi = rest.indexOf(';');
   const hostport = semi >= 0 ? rest.slice(0, semi) : rest;
-  const params = semi >= 0 ? parseParams(rest.slice(semi)) : new Map<string, string | null>();
+  const params = semi >= 0 ? parseParams(rest.slice(semi)) : NO_PARAMS;
   if (!params) return null;
   let host = hostport;
   let port: number | null = null;

@@ -30,14 +30,31 @@ export function md5(s: string): string {
 export function parseDigest(value: string): DigestCredentials | null {
   const m = /^\s*Digest\s+(.*)$/is.exec(value);
   if (!m) return null;
-  const out: Record<string, string> = {};
+  // A fixed shape, filled by name: the parameters a client may add beyond these are of no use here.
+  const c: DigestCredentials = {
+    username: '', realm: '', nonce: '', uri: '', response: '',
+    qop: undefined, nc: undefined, cnonce: undefined, opaque: undefined, algorithm: undefined,
+  };
   for (const part of splitOutsideQuotes(m[1], ',')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    out[part.slice(0, eq).trim().toLowerCase()] = unquote(part.slice(eq + 1).trim());
+    const v = unquote(part.slice(eq + 1).trim());
+    switch (part.slice(0, eq).trim().toLowerCase()) {
+      case 'username': c.username = v; break;
+      case 'realm': c.realm = v; break;
+      case 'nonce': c.nonce = v; break;
+      case 'uri': c.uri = v; break;
+      case 'response': c.response = v; break;
+      case 'qop': c.qop = v; break;
+      case 'nc': c.nc = v; break;
+      case 'cnonce': c.cnonce = v; break;
+      case 'opaque': c.opaque = v; break;
+      case 'algorithm': c.algorithm = v; break;
+      default:
+    }
   }
-  if (!out.username || !out.realm || !out.nonce || !out.uri || !out.response) return null;
-  return out as unknown as DigestCredentials;
+  if (!c.username || !c.realm || !c.nonce || !c.uri || !c.response) return null;
+  return c;
 }
 
 /**

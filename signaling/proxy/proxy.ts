@@ -163,9 +163,10 @@ export class Proxy implements TransactionUser {
   private popOwnRoutes(req: SipRequest): FlowToken | null {
     let token: FlowToken | null = null;
     for (;;) {
-      const top = req.getAll('route')[0];
-      if (top === undefined || !this.rr.isOurs(top)) return token;
-      token ??= this.rr.token(top);
+      const top = req.first('route');
+      const ours = top === undefined ? null : this.rr.ours(top);
+      if (!ours) return token;
+      token ??= ours.token;
       req.removeFirst('route');
     }
   }

@@ -51,21 +51,21 @@ export class RecordRoute {
     return `SIP/2.0/${transport} ${l.host}:${port};branch=${branch};rport`;
   }
 
-  /** Whether a Route value names this server (its host and one of its ports). */
-  isOurs(route: string): boolean {
+  /**
+   * Whether a Route value names this server (its host and one of its ports), and if so the flow token
+   * it carries (null when absent or not signed by us).
+   */
+  ours(route: string): { token: FlowToken | null } | null {
     const na = parseNameAddr(route);
     const uri = na ? parseSipUri(na.uri) : null;
-    if (!uri) return false;
+    if (!uri) return null;
     const l = this.local;
     const port = uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060);
-    return uri.host === l.host.toLowerCase() && (port === l.sipPort || port === l.wsPort);
+    if (uri.host !== l.host.toLowerCase() || (port !== l.sipPort && port !== l.wsPort)) return null;
+    return { token: uri.user ? this.verify(uri.user) : null };
   }
 
-  /** The flow token inside one of our Route values, or null when absent or not signed by us. */
-  token(route: string): FlowToken | null {
-    const na = parseNameAddr(route);
-    const user = na ? parseSipUri(na.uri)?.user : null;
-    if (!user) return null;
+  private verify(user: string): FlowToken | null {
     const dot = user.lastIndexOf('.');
     if (dot < 0) return null;
     const payload = user.slice(0, dot);

@@ -112,9 +112,21 @@ export class Registrar {
       res.append('Contact', `<${b.uri}>${b.params};expires=${left}`);
     }
     res.append('Supported', 'outbound, path');
-    res.append('Date', new Date(now).toUTCString());
+    res.append('Date', httpDate(now));
     return res;
   }
+}
+
+// The Date header changes once a second; formatting it for every 200 would be wasted work.
+let dateSecond = -1;
+let dateText = '';
+function httpDate(now: number): string {
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
 }
 
 function bindingKey(na: NameAddr): string {

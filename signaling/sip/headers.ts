@@ -169,16 +169,17 @@ export function parseParams(s: string): Params | null {
 
 export function splitOutsideQuotes(s: string, sep: string): string[] {
   if (s.indexOf('"') < 0) return s.split(sep);
+  const sepCode = sep.charCodeAt(0);
   const out: string[] = [];
   let quoted = false;
   let start = 0;
   for (let i = 0; i < s.length; i++) {
-    const c = s[i];
+    const c = s.charCodeAt(i);
     if (quoted) {
-      if (c === '\\') i++;
-      else if (c === '"') quoted = false;
-    } else if (c === '"') quoted = true;
-    else if (c === sep) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) quoted = false;
+    } else if (c === 0x22) quoted = true;
+    else if (c === sepCode) {
       out.push(s.slice(start, i));
       start = i + 1;
     }
@@ -188,14 +189,17 @@ export function splitOutsideQuotes(s: string, sep: string): string[] {
 }
 
 export function isQuotedString(v: string): boolean {
-  if (v.length < 2 || v[0] !== '"' || v[v.length - 1] !== '"') return false;
+  if (v.length < 2 || v.charCodeAt(0) !== 0x22 || v.charCodeAt(v.length - 1) !== 0x22) return false;
   for (let i = 1; i < v.length - 1; i++) {
-    if (v[i] === '\\') i++;
-    else if (v[i] === '"') return false;
+    const c = v.charCodeAt(i);
+    if (c === 0x5c) i++;
+    else if (c === 0x22) return false;
   }
   return true;
 }
 
 export function unquote(v: string): string {
-  return isQuotedString(v) ? v.slice(1, -1).replace(/\\(.)/g, '$1') : v;
+  if (!isQuotedString(v)) return v;
+  const inner = v.slice(1, -1);
+  return inner.indexOf('\\') < 0 ? inner : inner.replace(/\\(.)/g, '$1');
 }

@@ -75,6 +75,14 @@ export abstract class SipMessage {
     return out;
   }
 
+  /** The first element of a list header (top Route, top Via text), or undefined when absent. */
+  first(key: string): string | undefined {
+    const v = this.get(key);
+    if (v === undefined) return undefined;
+    const sep = listSeparator(v);
+    return sep < 0 ? v : v.slice(0, sep).trim();
+  }
+
   /** Replaces every header of this name with one value, in the place of the first (at the end when absent). */
   set(name: string, value: string): void {
     const key = canonicalName(name);
@@ -178,12 +186,8 @@ export abstract class SipMessage {
   get topVia(): Via | null {
     if (this.cVias !== undefined) return this.cVias && this.cVias.length > 0 ? this.cVias[0] : null;
     if (this.cTopVia === undefined) {
-      const v = this.get('via');
-      if (v === undefined) this.cTopVia = null;
-      else {
-        const sep = listSeparator(v);
-        this.cTopVia = parseVia(sep < 0 ? v : v.slice(0, sep));
-      }
+      const v = this.first('via');
+      this.cTopVia = v === undefined ? null : parseVia(v);
     }
     return this.cTopVia;
   }

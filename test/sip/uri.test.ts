@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { parseSipUri } from '../../signaling/sip/uri';
 import { parseNameAddr } from '../../signaling/sip/name-addr';
 import { parseVia } from '../../signaling/sip/via';
+import { parseParams } from '../../signaling/sip/headers';
 
 describe('sip/uri, name-addr, via', () => {
   it('parses user, host, port, params and headers; keeps the user case and escapes', () => {
@@ -54,5 +55,34 @@ describe('sip/uri, name-addr, via', () => {
     expect(v.branch).to.equal('z9hG4bK9ikj8');
     expect(parseVia('SIP/2.0/FOO-BAR [2001:db8::9:1]:5070;rport')!.port).to.equal(5070);
     expect(parseVia('SIP/2.0/UDP host;;')).to.equal(null);
+  });
+
+  it('reads the usual Via spelling and the spaced one to the same result', () => {
+    const plain = parseVia('SIP/2.0/udp Host.Example.com:5070;branch=z9hG4bKa;rport;received=127.0.0.1')!;
+    const spaced = parseVia('SIP / 2.0 / udp  Host.Example.com : 5070 ; branch=z9hG4bKa ; rport ; received=127.0.0.1')!;
+    for (const v of [plain, spaced]) {
+      expect([v.protocol, v.transport, v.host, v.port, v.branch]).to.deep.equal(['2.0', 'UDP', 'host.example.com', 5070, 'z9hG4bKa']);
+      expect(v.params.get('rport')).to.equal(null);
+      expect(v.params.get('received')).to.equal('127.0.0.1');
+    }
+    expect(parseVia('SIP/2.0/UDP host:99999;branch=z9hG4bKa')).to.equal(null);
+    expect(parseVia('SIP/2.0/UDP ho/st;branch=z9hG4bKa')).to.equal(null);
+    expect(parseVia('SIP/2.0/UDP host:5060x')).to.equal(null);
+  });
+
+  it('looks parameters up by name, case-insensitively, the last one winning; quoted values may hold ;', () => {
+    const p = parseParams(';Tag=abc;LR;x="a;b";tag=def ; y = 1')!;
+    expect(p.get('tag')).to.equal('def');
+    expect(p.get('lr')).to.equal(null);
+    expect(p.has('lr')).to.equal(true);
+    expect(p.get('x')).to.equal('"a;b"');
+    expect(p.get('y')).to.equal('1');
+    expect(p.get('a')).to.equal(undefined);
+    expect(p.has('b"')).to.equal(false);
+    expect(parseParams('')!.has('x')).to.equal(false);
+  });
+
+  it('refuses empty, unquoted-bad and half-quoted parameters', () => {
+    for (const bad of [';a=b;', ';;a', ';a=', ';a b=c', ';a="b', ';a=b c', ';a=<b>']) expect(parseParams(bad), bad).to.equal(null);
   });
 });

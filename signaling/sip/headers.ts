@@ -55,11 +55,6 @@ export function splitList(value: string): string[] {
   return out;
 }
 
-const TOKEN_CHARS = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
-export function isToken(s: string): boolean {
-  return TOKEN_CHARS.test(s);
-}
-
 const TOKEN_CODES = charSet("A-Za-z0-9-.!%*_+`'~");
 // A parameter value outside quotes: token characters plus those host, IPv6 and URI values use.
 const VALUE_CODES = charSet("A-Za-z0-9-.!%*_+`'~:[]/&$@?");
@@ -84,8 +79,25 @@ function allIn(set: Uint8Array, s: string, start: number, end: number): boolean 
   return true;
 }
 
+export function isToken(s: string): boolean {
+  return allIn(TOKEN_CODES, s, 0, s.length);
+}
+
+/** What String.prototype.trim() removes, within latin1. */
 function isSpace(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+}
+
+/** The first index in [from, end) that is not white space (end when none): trim() by position. */
+export function skipSpace(s: string, from: number, end: number): number {
+  while (from < end && isSpace(s.charCodeAt(from))) from++;
+  return from;
+}
+
+/** The end of [start, end) once trailing white space is dropped. */
+export function dropSpace(s: string, start: number, end: number): number {
+  while (end > start && isSpace(s.charCodeAt(end - 1))) end--;
+  return end;
 }
 
 /** End of the parameter starting at `start`: the next ';' outside a quoted string, or the length. */
@@ -118,12 +130,10 @@ export class Params {
     let found: string | null | undefined;
     for (let start = 0; start <= s.length; ) {
       const end = paramEnd(s, start);
-      let a = start;
-      while (a < end && isSpace(s.charCodeAt(a))) a++;
+      const a = skipSpace(s, start, end);
       const eq = s.indexOf('=', a);
       const keyEnd = eq >= 0 && eq < end ? eq : end;
-      let b = keyEnd;
-      while (b > a && isSpace(s.charCodeAt(b - 1))) b--;
+      const b = dropSpace(s, a, keyEnd);
       if (b - a === name.length && s.slice(a, b).toLowerCase() === name) {
         found = keyEnd === end ? null : s.slice(keyEnd + 1, end).trim();
       }
@@ -142,14 +152,12 @@ export function parseParams(s: string): Params | null {
   let first = true;
   for (let start = 0; start <= s.length; first = false) {
     const end = paramEnd(s, start);
-    let a = start;
-    while (a < end && isSpace(s.charCodeAt(a))) a++;
-    let z = end;
-    while (z > a && isSpace(s.charCodeAt(z - 1))) z--;
+    const a = skipSpace(s, start, end);
+    const z = dropSpace(s, a, end);
     start = end + 1;
     if (a === z) {
       // Only the text before a leading ';' may be empty, or the whole list.
-      if (first && (end < s.length || a === z)) continue;
+      if (first) continue;
       return null;
     }
     const eq = s.indexOf('=', a);
@@ -157,10 +165,8 @@ export function parseParams(s: string): Params | null {
       if (!allIn(TOKEN_CODES, s, a, z)) return null;
       continue;
     }
-    let ke = eq;
-    while (ke > a && isSpace(s.charCodeAt(ke - 1))) ke--;
-    let vs = eq + 1;
-    while (vs < z && isSpace(s.charCodeAt(vs))) vs++;
+    const ke = dropSpace(s, a, eq);
+    const vs = skipSpace(s, eq + 1, z);
     if (!allIn(TOKEN_CODES, s, a, ke) || vs >= z) return null;
     if (s.charCodeAt(vs) === 0x22 ? !isQuotedString(s.slice(vs, z)) : !allIn(VALUE_CODES, s, vs, z)) return null;
   }

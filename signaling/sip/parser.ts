@@ -1,9 +1,8 @@
 /** Bytes → SipMessage. Datagram framing (UDP, one WebSocket message) and stream framing (TCP). */
-import { canonicalName } from './headers';
+import { canonicalName, dropSpace, isToken, skipSpace } from './headers';
 import { Header, NO_BODY, SipMessage, SipRequest, SipResponse } from './message';
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-const HEADER_NAME = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 
 // Header names as written → canonical key. The same few dozen spellings arrive in every message, so
 // a hit skips the grammar check and the lower-casing; the cap keeps arbitrary names from growing it.
@@ -13,7 +12,7 @@ const NAME_KEYS_MAX = 512;
 function headerKey(name: string): string | null {
   const known = NAME_KEYS.get(name);
   if (known !== undefined) return known;
-  if (!HEADER_NAME.test(name)) return null;
+  if (!isToken(name)) return null;
   const key = canonicalName(name);
   if (NAME_KEYS.size < NAME_KEYS_MAX) NAME_KEYS.set(name, key);
   return key;
@@ -21,11 +20,6 @@ function headerKey(name: string): string | null {
 
 function isLws(c: number): boolean {
   return c === 0x20 || c === 0x09;
-}
-
-/** What String.prototype.trim() removes, within latin1. */
-function isTrimmed(c: number): boolean {
-  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
 }
 
 /**
@@ -63,18 +57,12 @@ export function parseMessage(buf: Buffer): SipMessage | null {
     }
     const colon = head.indexOf(':', start);
     if (colon < 0 || colon >= eol || colon === start) return null;
-    let nameStart = start;
-    while (nameStart < colon && isTrimmed(head.charCodeAt(nameStart))) nameStart++;
-    let nameEnd = colon;
-    while (nameEnd > nameStart && isTrimmed(head.charCodeAt(nameEnd - 1))) nameEnd--;
-    const name = head.slice(nameStart, nameEnd);
+    const nameStart = skipSpace(head, start, colon);
+    const name = head.slice(nameStart, dropSpace(head, nameStart, colon));
     const key = headerKey(name);
     if (key === null) return null;
-    let vs = colon + 1;
-    while (vs < eol && isTrimmed(head.charCodeAt(vs))) vs++;
-    let ve = eol;
-    while (ve > vs && isTrimmed(head.charCodeAt(ve - 1))) ve--;
-    headers.push({ name, key, value: head.slice(vs, ve) });
+    const vs = skipSpace(head, colon + 1, eol);
+    headers.push({ name, key, value: head.slice(vs, dropSpace(head, vs, eol)) });
   }
   const msg = startLine.startsWith('SIP/') ? parseStatusLine(startLine, headers) : parseRequestLine(startLine, headers);
   if (!msg) return null;

@@ -9,10 +9,11 @@ export const KNOWN_METHODS = new Set([
   'REFER', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH',
 ]);
 
-/** Headers a request must have (RFC 3261 §8.1.1) and headers it may have only once, as bits. */
-const REQUIRED: ReadonlyArray<[string, number]> = [['via', 1], ['from', 2], ['to', 4], ['call-id', 8], ['cseq', 16]];
-const SINGLE: ReadonlyArray<[string, number]> = [['from', 2], ['to', 4], ['call-id', 8], ['cseq', 16], ['max-forwards', 32], ['content-length', 64]];
-const BITS = new Map<string, number>([...REQUIRED, ...SINGLE]);
+/** Headers a request must have (RFC 3261 §8.1.1) and headers it may have only once. */
+const REQUIRED = ['via', 'from', 'to', 'call-id', 'cseq'];
+const SINGLE = ['from', 'to', 'call-id', 'cseq', 'max-forwards', 'content-length'];
+// One bit per header named above, so one pass over the headers finds the missing and the repeated.
+const BITS = new Map([...new Set([...REQUIRED, ...SINGLE])].map((key, i) => [key, 1 << i]));
 
 /** Why this request must be refused before anything else looks at it, or null when it is sound. */
 export function checkRequest(req: SipRequest): Defect | null {
@@ -32,8 +33,8 @@ export function checkRequest(req: SipRequest): Defect | null {
     if (seen & bit) repeated |= bit;
     seen |= bit;
   }
-  for (const [key, bit] of REQUIRED) if (!(seen & bit)) return { status: 400, reason: `Missing ${key} header` };
-  for (const [key, bit] of SINGLE) if (repeated & bit) return { status: 400, reason: `Multiple ${key} headers` };
+  for (const key of REQUIRED) if (!(seen & BITS.get(key)!)) return { status: 400, reason: `Missing ${key} header` };
+  for (const key of SINGLE) if (repeated & BITS.get(key)!) return { status: 400, reason: `Multiple ${key} headers` };
   const cseq = req.cseq;
   if (!cseq) return { status: 400, reason: 'Bad CSeq' };
   if (cseq.method !== req.method) {

@@ -1,5 +1,5 @@
 /** Via header values (RFC 3261 §20.42). */
-import { Params, parseParams } from './headers';
+import { isToken, Params, parseParams } from './headers';
 import { isValidHost } from './uri';
 
 export const MAGIC_COOKIE = 'z9hG4bK';
@@ -39,8 +39,6 @@ function splitSpaced(v: string): ViaParts | null {
   return m ? [m[1], m[2], m[3], m[4], m[5] ?? ''] : null;
 }
 
-const TRANSPORT = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
-
 /**
  * The usual spelling, `SIP/2.0/UDP host:port;params`, cut by position; anything else (LWS around
  * the slashes or the colon, IPv6 references) is left to the full grammar.
@@ -50,7 +48,7 @@ function splitPlain(v: string): ViaParts | null {
   const sp = v.indexOf(' ', 8);
   if (sp < 0) return null;
   const transport = v.slice(8, sp);
-  if (!TRANSPORT.test(transport)) return null;
+  if (!isToken(transport)) return null;
   const hostStart = sp + 1;
   let i = hostStart;
   for (; i < v.length; i++) {

@@ -5,6 +5,7 @@
  */
 import type { LiveCall, LiveChanges, LiveDevice, LiveRegistration, LiveState } from '../../shared/live';
 import type { Binding } from '../registrar/location';
+import { unquote } from '../sip/headers';
 
 export class LiveFeed {
   private aors = new Set<string>();
@@ -59,7 +60,7 @@ export class LiveFeed {
 
 function device(b: Binding): LiveDevice {
   return {
-    contact: b.uri, transport: b.transport, instance: b.instance === null ? null : b.instance.replace(/^"(.*)"$/, '$1'),
+    contact: b.uri, transport: b.transport, instance: b.instance === null ? null : unquote(b.instance),
     userAgent: b.userAgent, expiresAt: b.expiresAt, registeredAt: b.registeredAt,
   };
 }

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import Redis, { ChainableCommander } from 'ioredis';
+import Redis, { ChainableCommander } from '../ioredis';
 import type { Logger } from '../log';
 import { connectRedis } from '../store/redis';
 import { LiveCall, LiveChanges, LiveRegistration, LiveState, unexpired } from './live';

@@ -1,4 +1,4 @@
-import Redis, { ReplyError } from 'ioredis';
+import Redis, { ReplyError } from '../ioredis';
 import { Store, WriteGuard, WriteOp, WrongTypeError } from './store';
 
 /*

@@ -2,6 +2,7 @@
 import net from 'node:net';
 import { StreamFramer } from '../sip/parser';
 import { Flow, FlowHandler } from './flow';
+import { Inbox } from './inbox';
 
 const PONG = Buffer.from('\r\n');
 
@@ -10,8 +11,10 @@ export class TcpTransport {
   private flows = new Map<string, Flow>();
   private sockets = new Set<net.Socket>();
   private nextId = 1;
+  private inbox: Inbox;
 
   constructor(private readonly handler: FlowHandler, private readonly maxMessage: number) {
+    this.inbox = new Inbox(handler);
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
@@ -57,7 +60,7 @@ export class TcpTransport {
       }
       for (const m of out) {
         if (m === 'ping') socket.write(PONG);
-        else this.handler.onMessage(m, flow);
+        else this.inbox.push(m, flow);
       }
     });
     socket.on('error', () => socket.destroy());
@@ -75,6 +78,7 @@ export class TcpTransport {
   }
 
   close(): Promise<void> {
+    this.inbox.close();
     for (const s of this.sockets) s.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }

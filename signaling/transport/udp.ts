@@ -1,17 +1,19 @@
 /** SIP over UDP: one datagram, one message. */
 import dgram from 'node:dgram';
 import { Flow, FlowHandler, udpFlowId } from './flow';
+import { Inbox } from './inbox';
 
 const RECV_BUFFER = 4 * 1024 * 1024;
 const SEND_BUFFER = 1024 * 1024;
 
 export class UdpTransport {
   private socket: dgram.Socket;
-  constructor(private readonly handler: FlowHandler) {
+  private inbox: Inbox;
+
+  constructor(handler: FlowHandler) {
+    this.inbox = new Inbox(handler);
     this.socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
-    this.socket.on('message', (data, rinfo) => {
-      this.handler.onMessage(data, this.flow(rinfo.address, rinfo.port));
-    });
+    this.socket.on('message', (data, rinfo) => this.inbox.push(data, this.flow(rinfo.address, rinfo.port)));
     // A failed send (ICMP unreachable etc.) must never take the server down.
     this.socket.on('error', () => undefined);
   }
@@ -53,6 +55,7 @@ export class UdpTransport {
 
   close(): Promise<void> {
     this.closed = true;
+    this.inbox.close();
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
 }

@@ -10,6 +10,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { Flow, FlowHandler } from './flow';
+import { Inbox } from './inbox';
 
 const KEEPALIVE = '\r\n\r\n';
 const PONG = Buffer.from('\r\n');
@@ -27,8 +28,10 @@ export class WsTransport {
   private flows = new Map<string, WsFlow>();
   private pinger: NodeJS.Timeout;
   private nextId = 1;
+  private inbox: Inbox;
 
   constructor(private readonly handler: FlowHandler, opts: WsOptions) {
+    this.inbox = new Inbox(handler);
     this.secure = !!opts.tls;
     this.http = opts.tls
       ? https.createServer({ cert: fs.readFileSync(opts.tls.cert), key: fs.readFileSync(opts.tls.key) })
@@ -68,7 +71,7 @@ export class WsTransport {
         if (data.toString('latin1') === KEEPALIVE) ws.send(PONG);
         return;
       }
-      this.handler.onMessage(data, flow);
+      this.inbox.push(data, flow);
     });
     ws.on('error', onError);
     ws.on('close', () => {
@@ -104,6 +107,7 @@ export class WsTransport {
 
   close(): Promise<void> {
     clearInterval(this.pinger);
+    this.inbox.close();
     for (const flow of this.flows.values()) flow.ws.terminate();
     return new Promise((resolve) => this.http.close(() => resolve()));
   }

@@ -1,6 +1,6 @@
 /** REGISTER processing (RFC 3261 §10.3, RFC 5626 §6, RFC 3327). */
 import { RequestAuthenticator } from '../auth/authenticate';
-import { SipRequest, SipResponse } from '../sip/message';
+import { own, SipRequest, SipResponse } from '../sip/message';
 import { NameAddr, parseNameAddr } from '../sip/name-addr';
 import { createResponse } from '../sip/response';
 import { parseSipUri } from '../sip/uri';
@@ -133,15 +133,6 @@ function bindingKey(na: NameAddr): string {
   const instance = na.params.get('+sip.instance');
   if (instance) return `i:${instance}|${na.params.get('reg-id') ?? ''}`;
   return `u:${na.uri}`;
-}
-
-/**
- * A copy that does not share memory with the message: a substring would keep the REGISTER's whole
- * header block alive for as long as the binding lives.
- */
-function own(s: string): string {
-  // V8 makes substrings shorter than 13 characters as copies already.
-  return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
 }
 
 function stripExpires(rawParams: string): string {

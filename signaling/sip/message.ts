@@ -251,6 +251,16 @@ export const MAX_UINT32 = 4294967295;
 /** The body of a message without one; bodies are never written to, so one instance serves all. */
 export const NO_BODY = Buffer.alloc(0);
 
+/**
+ * A copy of a string taken from a message that does not share memory with it. A substring, or a
+ * string built by concatenating substrings (a transaction key), keeps the message's whole header
+ * block alive for as long as it is kept: for a binding, its lifetime; for Timer J, 32 s.
+ */
+export function own(s: string): string {
+  // V8 makes substrings shorter than 13 characters as copies already.
+  return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
+}
+
 function parseVias(values: string[]): Via[] | null {
   const out: Via[] = [];
   for (const v of values) {

@@ -182,8 +182,10 @@ export class ResponseContext implements ClientTransactionUser {
   }
 
   private sendCancel(b: Branch, reason: string | null): void {
-    b.cancelSent = true;
     const inv = b.tx.request;
+    // Only a transaction ended by the layer's shutdown lacks it: there is nothing left to cancel.
+    if (!inv) return;
+    b.cancelSent = true;
     const headers = [header('Via', inv.topVia!.raw)];
     for (const key of ['route', 'from', 'to', 'call-id']) for (const h of inv.headers) if (h.key === key) headers.push(h);
     headers.push(header('Max-Forwards', '70'), header('CSeq', `${inv.cseq!.seq} CANCEL`));

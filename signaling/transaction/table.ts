@@ -86,9 +86,9 @@ export class TransactionLayer {
     if (this.absorber.replay(key)) return;
     const reply = this.replyFlow(req, flow);
     let tx: ServerTransaction;
-    if (req.method === 'INVITE') tx = new InviteServerTransaction(key, req, flow, reply);
+    if (req.method === 'INVITE') tx = new InviteServerTransaction(key, flow, reply);
     else {
-      const nit = new NonInviteServerTransaction(key, req, flow, reply);
+      const nit = new NonInviteServerTransaction(key, flow, reply);
       nit.absorb = (bytes, to) => this.absorber.add(key, bytes, to);
       tx = nit;
     }

@@ -207,7 +207,7 @@ export class CallRouter {
 
   private context(req: SipRequest, tx: ServerTransaction, policy: Partial<ForkOptions>): ResponseContext {
     const call = req.method === 'INVITE';
-    const ctx = new ResponseContext(this.layer, tx, {
+    const ctx = new ResponseContext(this.layer, tx, req, {
       timerCMs: this.d.timerCMs,
       ...policy,
       onAnswered: call ? (label, res) => this.d.cdr.answered(req.callId, label, res.status, [res.fromTag ?? '', res.toTag ?? '']) : undefined,

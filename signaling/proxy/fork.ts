@@ -55,32 +55,51 @@ export interface ForkOptions {
   upstreamTo?: string;
 }
 
+/**
+ * What deciding the final response needs: the request and the router's policy (whose closures hold
+ * the request too). Let go of once a final response went upstream or the call was handed on, so that
+ * an answered call does not keep them through the 32 s of RFC 6026's Accepted state.
+ */
+interface Undecided {
+  request: SipRequest;
+  opts: ForkOptions;
+  best: SipResponse | null;
+  cancelled: boolean;
+  ringTimer?: NodeJS.Timeout;
+}
+
 export class ResponseContext implements ClientTransactionUser {
   private branches = new Map<ClientTransaction, Branch>();
-  private best: SipResponse | null = null;
-  /** No more final response may go upstream (one was sent, or the call was handed on). */
-  private done = false;
-  private answered = false;
+  /** Null once no more final response may go upstream (one was sent, or the call was handed on). */
+  private undecided: Undecided | null;
   private winner: Branch | null = null;
-  private cancelled = false;
-  private ringTimer?: NodeJS.Timeout;
+  private readonly isInvite: boolean;
+  // What outlives the decision: later 2xx still go upstream, late legs are still cancelled and hung up.
+  private readonly timerCMs: number;
+  private readonly group: boolean;
+  private readonly upstreamFrom?: string;
+  private readonly upstreamTo?: string;
 
   constructor(
     private readonly layer: TransactionLayer,
     private readonly server: ServerTransaction,
-    private readonly opts: ForkOptions,
+    request: SipRequest,
+    opts: ForkOptions,
     /** Builds our Via for a request we originate on a branch's flow. */
     private readonly via: (flow: Flow) => string,
   ) {
+    this.isInvite = request.method === 'INVITE';
+    this.timerCMs = opts.timerCMs;
+    this.group = opts.group === true;
+    this.upstreamFrom = opts.upstreamFrom;
+    this.upstreamTo = opts.upstreamTo;
+    this.undecided = { request, opts, best: null, cancelled: false };
     if (opts.ringTimeoutMs !== undefined) {
-      this.ringTimer = setTimeout(() => this.giveUp(), opts.ringTimeoutMs);
-      this.ringTimer.unref();
-      server.whenTerminated(() => clearTimeout(this.ringTimer));
+      const timer = setTimeout(() => this.giveUp(), opts.ringTimeoutMs);
+      timer.unref();
+      this.undecided.ringTimer = timer;
+      server.whenTerminated(() => clearTimeout(timer));
     }
-  }
-
-  get isInvite(): boolean {
-    return this.server.request.method === 'INVITE';
   }
 
   /** Sends one branch; `req` is already a prepared copy with our Via on top. */
@@ -96,58 +115,60 @@ export class ResponseContext implements ClientTransactionUser {
     if (s < 200) {
       if (b.cancelReason !== undefined && !b.cancelSent) this.sendCancel(b, b.cancelReason);
       if (this.isInvite) this.armTimerC(b);
-      if (s > 100 && !this.done) this.server.respond(this.upstream(res));
+      if (s > 100 && this.undecided) this.server.respond(this.upstream(res));
       return;
     }
     const first = b.final === null;
-    b.final = s;
-    this.clearTimerC(b);
+    const reauthorize = b.reauthorize;
+    this.settle(b, s);
+    const u = this.undecided;
     if (s < 300) {
       // The caller already has its answer, or the call moved on: end this leg ourselves. A group call
       // connects its first answer only (and JsSIP drops its call on a second 2xx from another leg).
-      if (this.done && (!this.answered || (this.opts.group && first && b !== this.winner))) {
+      if (!u && (!this.winner || (this.group && first && b !== this.winner))) {
         if (first) this.hangUp(res, b);
         return;
       }
       // Every 2xx goes upstream, also after a final was sent: the caller ACKs and BYEs extras.
-      this.done = true;
+      this.decide();
       this.server.respond(this.upstream(res));
-      if (!this.answered) {
-        this.answered = true;
+      if (u) {
         this.winner = b;
-        clearTimeout(this.ringTimer);
-        this.opts.onAnswered?.(b.label, res);
+        u.opts.onAnswered?.(b.label, res);
       }
       if (first) this.cancelPending(COMPLETED_ELSEWHERE);
       return;
     }
     if (!first) return;
-    if ((s === 401 || s === 407) && b.reauthorize && !this.done) {
-      const again = b.reauthorize(res);
+    if ((s === 401 || s === 407) && reauthorize && u) {
+      const again = reauthorize(res);
       if (again) {
         this.branches.delete(tx);
         this.addBranch(again, b.flow, b.label);
         return;
       }
     }
-    this.consider(this.upstream(res));
-    if (s >= 600 && !this.opts.group) this.cancelPending(null);
+    if (u) this.consider(u, this.upstream(res));
+    if (s >= 600 && !this.group) this.cancelPending(null);
     this.maybeFinish();
   }
 
   onFailure(tx: ClientTransaction, reason: 'timeout' | 'transport'): void {
     const b = this.branches.get(tx);
     if (!b || b.final !== null) return;
-    b.final = reason === 'timeout' ? 408 : 503;
-    this.clearTimerC(b);
-    this.consider(createResponse(this.server.request, b.final));
+    const status = reason === 'timeout' ? 408 : 503;
+    this.settle(b, status);
+    if (this.undecided) this.consider(this.undecided, createResponse(this.undecided.request, status));
     this.maybeFinish();
   }
 
   /** Upstream CANCEL: stop every branch still ringing; the caller then gets 487. */
   cancel(reason: string | null): void {
-    this.cancelled = true;
-    clearTimeout(this.ringTimer);
+    const u = this.undecided;
+    if (u) {
+      u.cancelled = true;
+      clearTimeout(u.ringTimer);
+    }
     this.cancelPending(reason);
   }
 
@@ -161,8 +182,10 @@ export class ResponseContext implements ClientTransactionUser {
   }
 
   private sendCancel(b: Branch, reason: string | null): void {
-    b.cancelSent = true;
     const inv = b.tx.request;
+    // Only a transaction ended by the layer's shutdown lacks it: there is nothing left to cancel.
+    if (!inv) return;
+    b.cancelSent = true;
     const headers = [header('Via', inv.topVia!.raw)];
     for (const key of ['route', 'from', 'to', 'call-id']) for (const h of inv.headers) if (h.key === key) headers.push(h);
     headers.push(header('Max-Forwards', '70'), header('CSeq', `${inv.cseq!.seq} CANCEL`));
@@ -176,7 +199,7 @@ export class ResponseContext implements ClientTransactionUser {
     this.clearTimerC(b);
     b.timerC = setTimeout(() => {
       if (b.final === null && !b.cancelSent) this.sendCancel(b, null);
-    }, this.opts.timerCMs);
+    }, this.timerCMs);
     b.timerC.unref?.();
   }
 
@@ -185,54 +208,57 @@ export class ResponseContext implements ClientTransactionUser {
     b.timerC = undefined;
   }
 
+  /** The branch has its final response: Timer C is over, and a challenge can only be answered from this response. */
+  private settle(b: Branch, status: number): void {
+    b.final = status;
+    b.reauthorize = undefined;
+    this.clearTimerC(b);
+  }
+
   /** Keeps the best final so far, already in upstream form (§16.7 step 6). */
-  private consider(res: SipResponse): void {
-    if (!this.best || rank(res.status) < rank(this.best.status)) {
-      if (this.best && isChallenge(this.best.status) && isChallenge(res.status)) copyChallenges(this.best, res);
-      this.best = res;
-    } else if (isChallenge(this.best.status) && isChallenge(res.status)) copyChallenges(res, this.best);
+  private consider(u: Undecided, res: SipResponse): void {
+    if (!u.best || rank(res.status) < rank(u.best.status)) {
+      if (u.best && isChallenge(u.best.status) && isChallenge(res.status)) copyChallenges(u.best, res);
+      u.best = res;
+    } else if (isChallenge(u.best.status) && isChallenge(res.status)) copyChallenges(res, u.best);
   }
 
   private maybeFinish(): void {
-    if (this.done) return;
+    const u = this.undecided;
+    if (!u) return;
     for (const b of this.branches.values()) if (b.final === null) return;
-    if (this.cancelled) {
-      this.sendFinal(this.best?.status === 487 ? this.best : reason(this.best ?? createResponse(this.server.request, 487), 487, 'Request Terminated'));
+    if (u.cancelled) {
+      this.sendFinal(u, u.best?.status === 487 ? u.best : reason(u.best ?? createResponse(u.request, 487), 487, 'Request Terminated'));
       return;
     }
-    if (this.opts.onGiveUp?.(this.best, 'failed')) {
-      this.handOver();
+    if (u.opts.onGiveUp?.(u.best, 'failed')) {
+      this.decide();
       return;
     }
-    let res = this.best ?? createResponse(this.server.request, 408);
+    let res = u.best ?? createResponse(u.request, 408);
     if (res.status === 503) res = reason(res, 500, 'Server Internal Error');
-    this.sendFinal(this.opts.group ? this.nobodyAnswered() : res);
+    this.sendFinal(u, this.group ? nobodyAnswered(u.request) : res);
   }
 
   /** The ring timeout: stop every leg; the call moves on, or the caller hears nobody answered. */
   private giveUp(): void {
-    if (this.done) return;
-    this.cancelPending(this.opts.group ? NOBODY_ANSWERED : null);
-    if (this.opts.onGiveUp?.(this.best, 'timeout')) this.handOver();
-    else this.sendFinal(this.nobodyAnswered());
+    const u = this.undecided;
+    if (!u) return;
+    this.cancelPending(this.group ? NOBODY_ANSWERED : null);
+    if (u.opts.onGiveUp?.(u.best, 'timeout')) this.decide();
+    else this.sendFinal(u, nobodyAnswered(u.request));
   }
 
-  private handOver(): void {
-    this.done = true;
-    clearTimeout(this.ringTimer);
+  /** No more final response may go upstream. */
+  private decide(): void {
+    clearTimeout(this.undecided?.ringTimer);
+    this.undecided = null;
   }
 
-  private nobodyAnswered(): SipResponse {
-    const res = createResponse(this.server.request, 480);
-    res.append('Reason', NOBODY_ANSWERED);
-    return res;
-  }
-
-  private sendFinal(res: SipResponse): void {
-    this.done = true;
-    clearTimeout(this.ringTimer);
+  private sendFinal(u: Undecided, res: SipResponse): void {
+    this.decide();
     this.server.respond(res);
-    this.opts.onFailed?.(res.status);
+    u.opts.onFailed?.(res.status);
   }
 
   /** ACK and BYE a 2xx that came too late to be passed on, so that no leg is left connected. */
@@ -253,13 +279,19 @@ export class ResponseContext implements ClientTransactionUser {
   private upstream(res: SipResponse): SipResponse {
     const out = res.clone();
     out.removeFirst('via');
-    if (this.opts.upstreamFrom !== undefined) out.set('From', this.opts.upstreamFrom);
-    if (this.opts.upstreamTo !== undefined) {
+    if (this.upstreamFrom !== undefined) out.set('From', this.upstreamFrom);
+    if (this.upstreamTo !== undefined) {
       const tag = out.toTag;
-      out.set('To', tag === null ? this.opts.upstreamTo : `${this.opts.upstreamTo};tag=${tag}`);
+      out.set('To', tag === null ? this.upstreamTo : `${this.upstreamTo};tag=${tag}`);
     }
     return out;
   }
+}
+
+function nobodyAnswered(req: SipRequest): SipResponse {
+  const res = createResponse(req, 480);
+  res.append('Reason', NOBODY_ANSWERED);
+  return res;
 }
 
 function rank(status: number): number {

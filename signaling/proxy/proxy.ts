@@ -139,7 +139,7 @@ export class Proxy implements TransactionUser {
     if (!next) return tx.respond(createResponse(req, 404, 'No Route To Dialog Peer'));
     if (next === 'gone' || !next.isOpen()) return tx.respond(createResponse(req, 480, 'Dialog Peer Gone'));
     if (!this.decrementMaxForwards(req)) return tx.respond(createResponse(req, 483));
-    const ctx = new ResponseContext(this.layer, tx, { timerCMs: this.opts.timerCMs }, this.ourVia);
+    const ctx = new ResponseContext(this.layer, tx, req, { timerCMs: this.opts.timerCMs }, this.ourVia);
     this.contexts.set(tx, ctx);
     const out = req.clone();
     out.prepend('Via', this.ourVia(next));

@@ -16,10 +16,21 @@ const NO_BYTES = Buffer.alloc(0);
 export abstract class ClientTransaction extends Transaction {
   protected bytes: Buffer;
   gotProvisional = false;
+  /** Null from the final response on: the states after it only match responses. */
+  protected outstanding: SipRequest | null;
+  /** Null once nothing more goes up, so that a lingering transaction does not keep its user alive. */
+  private user: ClientTransactionUser | null;
 
-  constructor(key: string, request: SipRequest, flow: Flow, protected readonly user: ClientTransactionUser) {
-    super(key, request, flow, request.method === 'INVITE' ? 'calling' : 'trying');
+  constructor(key: string, request: SipRequest, flow: Flow, user: ClientTransactionUser) {
+    super(key, flow, request.method === 'INVITE' ? 'calling' : 'trying');
+    this.outstanding = request;
+    this.user = user;
     this.bytes = request.toBuffer();
+  }
+
+  /** The request while no final response has come: what an ACK or a CANCEL is built from. */
+  get request(): SipRequest | null {
+    return this.outstanding;
   }
 
   start(): void {
@@ -36,8 +47,21 @@ export abstract class ClientTransaction extends Transaction {
 
   protected fail(reason: 'timeout' | 'transport'): void {
     if (this.state === 'terminated') return;
+    const user = this.finish();
     this.terminate();
-    this.user.onFailure(this, reason);
+    user?.onFailure(this, reason);
+  }
+
+  protected report(res: SipResponse): void {
+    this.user?.onResponse(res, this);
+  }
+
+  /** Lets go of the request and the user; returns the user for its last report. */
+  protected finish(): ClientTransactionUser | null {
+    const user = this.user;
+    this.outstanding = null;
+    this.user = null;
+    return user;
   }
 
   protected retransmit(timer: string, interval: number, cap: number, while_: () => boolean): void {
@@ -71,21 +95,24 @@ export class InviteClientTransaction extends ClientTransaction {
           this.state = 'proceeding';
           this.gotProvisional = true;
           this.stopTimer('B');
-          this.user.onResponse(res, this);
+          this.report(res);
         } else if (s < 300) {
           this.stopTimer('B');
           this.state = 'accepted';
+          // Accepted still passes 2xx up (RFC 6026), so only the request goes.
+          this.outstanding = null;
           this.startTimer('M', Timers.M, () => this.terminate());
-          this.user.onResponse(res, this);
+          this.report(res);
         } else {
           this.stopTimer('B');
-          this.sendAck(res);
+          if (this.outstanding) this.sendAck(this.outstanding, res);
+          const user = this.finish();
           this.linger('completed', 'D', Timers.D(this.flow.reliable));
-          this.user.onResponse(res, this);
+          user?.onResponse(res, this);
         }
         break;
       case 'accepted':
-        if (s >= 200 && s < 300) this.user.onResponse(res, this);
+        if (s >= 200 && s < 300) this.report(res);
         break;
       case 'completed':
         if (s >= 300 && this.ackBytes) this.flow.send(this.ackBytes);
@@ -95,8 +122,7 @@ export class InviteClientTransaction extends ClientTransaction {
   }
 
   /** The hop-by-hop ACK for a non-2xx final (RFC 3261 §17.1.1.3). */
-  private sendAck(res: SipResponse): void {
-    const req = this.request;
+  private sendAck(req: SipRequest, res: SipResponse): void {
     const headers = [];
     for (const h of req.headers) {
       if (h.key === 'via') {
@@ -129,13 +155,14 @@ export class NonInviteClientTransaction extends ClientTransaction {
     if (res.status < 200) {
       this.state = 'proceeding';
       this.gotProvisional = true;
-      this.user.onResponse(res, this);
+      this.report(res);
       return;
     }
     this.stopTimer('E');
     this.stopTimer('F');
     this.bytes = NO_BYTES;
+    const user = this.finish();
     this.linger('completed', 'K', Timers.K(this.flow.reliable));
-    this.user.onResponse(res, this);
+    user?.onResponse(res, this);
   }
 }

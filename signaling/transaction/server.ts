@@ -1,15 +1,20 @@
 /** Server transactions (RFC 3261 §17.2, with RFC 6026's Accepted state for INVITE). */
-import { SipRequest, SipResponse } from '../sip/message';
+import { SipResponse } from '../sip/message';
 import { Flow } from '../transport/flow';
 import { Timers, T2 } from './timers';
 import { Transaction } from './transaction';
 
+/**
+ * The request itself is not kept: the TU gets it with the transaction, and matching goes by key, so
+ * a transaction lingering in a late state holds no message.
+ */
 export abstract class ServerTransaction extends Transaction {
+  /** The last response, for retransmissions of the request; null in states that resend nothing. */
   protected lastBytes: Buffer | null = null;
 
   /** @param replyFlow where responses go: the request's connection, or for UDP the Via-derived address. */
-  constructor(key: string, request: SipRequest, flow: Flow, readonly replyFlow: Flow, initial: 'proceeding' | 'trying') {
-    super(key, request, flow, initial);
+  constructor(key: string, flow: Flow, readonly replyFlow: Flow, initial: 'proceeding' | 'trying') {
+    super(key, flow, initial);
   }
 
   abstract respond(res: SipResponse): void;
@@ -27,28 +32,25 @@ export abstract class ServerTransaction extends Transaction {
 }
 
 export class InviteServerTransaction extends ServerTransaction {
-  /** Called when Timer H fires: no ACK came for our non-2xx final. */
-  onAckTimeout: () => void = () => undefined;
-
-  constructor(key: string, request: SipRequest, flow: Flow, replyFlow: Flow) {
-    super(key, request, flow, replyFlow, 'proceeding');
+  constructor(key: string, flow: Flow, replyFlow: Flow) {
+    super(key, flow, replyFlow, 'proceeding');
   }
 
   respond(res: SipResponse): void {
     if (this.state === 'proceeding') {
-      this.send(res);
-      if (res.status < 200) return;
-      if (res.status < 300) {
+      if (res.status >= 200 && res.status < 300) {
+        // Accepted resends nothing of its own: the TU hands down every 2xx retransmission.
+        this.lastBytes = null;
+        this.replyFlow.send(res.toBuffer());
         this.state = 'accepted';
         this.startTimer('L', Timers.L, () => this.terminate());
         return;
       }
+      this.send(res);
+      if (res.status < 200) return;
       this.state = 'completed';
       if (!this.replyFlow.reliable) this.retransmit(Timers.G);
-      this.startTimer('H', Timers.H, () => {
-        this.onAckTimeout();
-        this.terminate();
-      });
+      this.startTimer('H', Timers.H, () => this.terminate());
     } else if (this.state === 'accepted' && res.status >= 200 && res.status < 300) {
       // Retransmissions of the 2xx (and 2xx from other forks) pass straight through (RFC 6026 §7.1).
       this.replyFlow.send(res.toBuffer());
@@ -71,6 +73,8 @@ export class InviteServerTransaction extends ServerTransaction {
     if (this.state !== 'completed') return;
     this.stopTimer('G');
     this.stopTimer('H');
+    // Confirmed only absorbs ACKs.
+    this.lastBytes = null;
     this.linger('confirmed', 'I', Timers.I(this.replyFlow.reliable));
   }
 }
@@ -82,8 +86,8 @@ export class NonInviteServerTransaction extends ServerTransaction {
    */
   absorb?: (finalBytes: Buffer, replyFlow: Flow) => void;
 
-  constructor(key: string, request: SipRequest, flow: Flow, replyFlow: Flow) {
-    super(key, request, flow, replyFlow, 'trying');
+  constructor(key: string, flow: Flow, replyFlow: Flow) {
+    super(key, flow, replyFlow, 'trying');
   }
 
   respond(res: SipResponse): void {

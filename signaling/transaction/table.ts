@@ -86,9 +86,9 @@ export class TransactionLayer {
     if (this.absorber.replay(key)) return;
     const reply = this.replyFlow(req, flow);
     let tx: ServerTransaction;
-    if (req.method === 'INVITE') tx = new InviteServerTransaction(key, req, flow, reply);
+    if (req.method === 'INVITE') tx = new InviteServerTransaction(key, flow, reply);
     else {
-      const nit = new NonInviteServerTransaction(key, req, flow, reply);
+      const nit = new NonInviteServerTransaction(key, flow, reply);
       nit.absorb = (bytes, to) => this.absorber.add(key, bytes, to);
       tx = nit;
     }
@@ -131,11 +131,16 @@ export class TransactionLayer {
   }
 }
 
+/**
+ * Built with join, which copies into a flat string: a template literal's result would point to its
+ * parts, slices of the received message's text, and so keep all of that text alive for as long as a
+ * lingering transaction (or the absorber) keeps the key.
+ */
 function serverKey(req: SipRequest, method: string): string {
   const via = req.topVia!;
   if (via.branch && via.branch.length > MAGIC_COOKIE.length && via.branch.startsWith(MAGIC_COOKIE)) {
-    return `${via.branch}|${sentBy(via)}|${method}`;
+    return [via.branch, sentBy(via), method].join('|');
   }
   // RFC 2543 peers have no usable branch: match on the dialog-ish fields instead (§17.2.3).
-  return `2543|${req.callId}|${req.cseq!.seq}|${req.fromTag ?? ''}|${via.raw}|${method}`;
+  return ['2543', req.callId, req.cseq!.seq, req.fromTag ?? '', via.raw, method].join('|');
 }

@@ -1,5 +1,4 @@
 /** What every transaction shares: its key, its flow, its timers, and its end. */
-import { SipRequest } from '../sip/message';
 import { Flow } from '../transport/flow';
 
 export type State = 'calling' | 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
@@ -9,7 +8,7 @@ export abstract class Transaction {
   private timers = new Map<string, NodeJS.Timeout>();
   private onTerminated: Array<() => void> = [];
 
-  constructor(readonly key: string, readonly request: SipRequest, public flow: Flow, initial: State) {
+  constructor(readonly key: string, public flow: Flow, initial: State) {
     this.state = initial;
   }
 

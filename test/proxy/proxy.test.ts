@@ -1,5 +1,11 @@
 import { expect } from 'chai';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { Proxy } from '../../signaling/proxy/proxy';
 import { SipRequest, SipResponse } from '../../signaling/sip/message';
+import { ClientTransaction } from '../../signaling/transaction/client';
+import { ServerTransaction } from '../../signaling/transaction/server';
+import { TransactionLayer } from '../../signaling/transaction/table';
 import { startTestServer, TestServer } from '../support/server';
 import { digestAnswer, rnd, UdpPeer } from '../support/udp-peer';
 
@@ -11,6 +17,21 @@ function reply(req: SipRequest, status: string, toTag: string | null, extra: str
     else if (['via', 'from', 'call-id', 'cseq', 'record-route'].includes(h.key)) lines.push(`${h.name}: ${h.value}`);
   }
   return [...lines, ...extra, 'Content-Length: 0', '', ''].join('\r\n');
+}
+
+/** The names of the watched objects still alive after a few full collections. */
+async function survivors(watched: Map<string, WeakRef<object>>): Promise<string[]> {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  let alive: string[] = [];
+  for (let round = 0; round < 5; round++) {
+    // A WeakRef's target stays alive until the end of the job that created or read it.
+    await new Promise((r) => setImmediate(r));
+    gc();
+    alive = [...watched].filter(([, ref]) => ref.deref() !== undefined).map(([name]) => name);
+    if (alive.length === 0) break;
+  }
+  return alive;
 }
 
 describe('stateful proxy over UDP', () => {
@@ -163,5 +184,57 @@ describe('stateful proxy over UDP', () => {
       expect((await peer.request()).method).to.equal('ACK');
     }
     expect((await alice.response()).status).to.equal(487);
+  });
+
+  it('lets the messages and the finished contexts of a call go while its transactions linger (RFC 6026 Accepted, Timers D, I, K)', async () => {
+    const watched = new Map<string, WeakRef<object>>();
+    // Weakly too: a strong reference would keep the BYE's context alive through the WeakMap of contexts.
+    const txs = new Map<string, WeakRef<ServerTransaction | ClientTransaction>>();
+    const name = (req: SipRequest, side: string) => `${req.method} ${req.cseq!.seq} ${side}`;
+    const onRequest = Proxy.prototype.onRequest;
+    const sendRequest = TransactionLayer.prototype.sendRequest;
+    Proxy.prototype.onRequest = function (this: Proxy, req, tx) {
+      watched.set(name(req, 'in'), new WeakRef(req));
+      txs.set(name(req, 'in'), new WeakRef(tx));
+      onRequest.call(this, req, tx);
+    };
+    TransactionLayer.prototype.sendRequest = function (this: TransactionLayer, req, flow, user) {
+      const tx = sendRequest.call(this, req, flow, user);
+      const n = name(req, `to ${flow.remotePort === bob1.port ? 'bob1' : 'bob2'}`);
+      watched.set(n, new WeakRef(req));
+      watched.set(`${req.method} ${req.cseq!.seq} context`, new WeakRef(user));
+      txs.set(n, new WeakRef(tx));
+      return tx;
+    };
+    try {
+      const callId = rnd();
+      await authedInvite('bob', callId);
+      const [in1, in2] = await Promise.all([bob1.request(), bob2.request()]);
+      bob2.send(reply(in2, '180 Ringing', 'b2'), srv.sipPort);
+      expect((await alice.response()).status).to.equal(180);
+      bob1.send(reply(in1, '200 OK', 'b1', [`Contact: <sip:bob@127.0.0.1:${bob1.port}>`]), srv.sipPort);
+      const ok = await alice.response();
+      const cancel = await bob2.request();
+      bob2.send(reply(cancel, '200 OK', null), srv.sipPort);
+      bob2.send(reply(in2, '487 Request Terminated', 'b2'), srv.sipPort);
+      expect((await bob2.request()).method).to.equal('ACK');
+      alice.send([`BYE sip:bob@127.0.0.1:${bob1.port} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${alice.port};rport;branch=z9hG4bK${rnd()}`,
+        'Max-Forwards: 70', 'From: <sip:alice@wac.local>;tag=alicetag', `To: ${ok.get('to')}`, `Call-ID: ${callId}`, 'CSeq: 3 BYE',
+        ...ok.getAll('record-route').map((r) => `Route: ${r}`), 'Content-Length: 0', '', ''].join('\r\n'), srv.sipPort);
+      const bye = await bob1.request();
+      bob1.send(reply(bye, '200 OK', null), srv.sipPort);
+      expect((await alice.response()).status).to.equal(200);
+    } finally {
+      Proxy.prototype.onRequest = onRequest;
+      TransactionLayer.prototype.sendRequest = sendRequest;
+    }
+
+    const lingering = {
+      'INVITE 1 in': 'confirmed', 'INVITE 2 in': 'accepted', 'INVITE 2 to bob1': 'accepted', 'INVITE 2 to bob2': 'completed',
+      'CANCEL 2 to bob2': 'completed', 'BYE 3 to bob1': 'completed',
+    };
+    expect(Object.fromEntries(Object.keys(lingering).map((n) => [n, txs.get(n)?.deref()?.state]))).to.deep.equal(lingering);
+    // The INVITE's context stays: Accepted still passes 2xx retransmissions upstream through it.
+    expect(await survivors(watched), 'still reachable').to.deep.equal(['INVITE 2 context']);
   });
 });

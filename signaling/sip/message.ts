@@ -253,8 +253,8 @@ export const NO_BODY = Buffer.alloc(0);
 
 /**
  * A copy of a string taken from a message that does not share memory with it. A substring, or a
- * string built by concatenating substrings (a transaction key), keeps the message's whole header
- * block alive for as long as it is kept: for a binding, its lifetime; for Timer J, 32 s.
+ * string concatenated from substrings, keeps the message's whole header block alive for as long as
+ * it is kept (a binding: for its lifetime).
  */
 export function own(s: string): string {
   // V8 makes substrings shorter than 13 characters as copies already.

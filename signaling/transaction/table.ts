@@ -3,7 +3,7 @@
  * and hands everything else to its single TransactionUser.
  */
 import { randomBytes } from 'node:crypto';
-import { own, SipRequest, SipResponse } from '../sip/message';
+import { SipRequest, SipResponse } from '../sip/message';
 import { MAGIC_COOKIE, sentBy } from '../sip/via';
 import { Flow } from '../transport/flow';
 import { ClientTransaction, ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './client';
@@ -42,7 +42,7 @@ class Absorber {
   }
 
   add(key: string, bytes: Buffer, flow: Flow): void {
-    this.current.set(own(key), { bytes, flow });
+    this.current.set(key, { bytes, flow });
   }
 
   /** Resends the stored response of a retransmitted request; false when there is none. */

@@ -111,7 +111,7 @@ export class Proxy implements TransactionUser {
     if (!auth.ok) {
       const res = createResponse(req, 407);
       res.append('Proxy-Authenticate', this.auth.challenge(auth.stale));
-      tx.respond(res);
+      tx.respondStateless(res);
       return null;
     }
     // Credentials for our realm were consumed here: the callee has no business seeing them.

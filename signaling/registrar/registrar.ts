@@ -25,7 +25,9 @@ export class Registrar {
   ) {}
 
   async handle(req: SipRequest, tx: ServerTransaction): Promise<void> {
-    tx.respond(await this.process(req, tx.flow));
+    const res = await this.process(req, tx.flow);
+    if (res.status === 401) tx.respondStateless(res);
+    else tx.respond(res);
   }
 
   private async process(req: SipRequest, flow: Flow): Promise<SipResponse> {

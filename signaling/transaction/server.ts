@@ -18,6 +18,16 @@ export abstract class ServerTransaction extends Transaction {
   }
 
   abstract respond(res: SipResponse): void;
+
+  /**
+   * A final response the TU would give again to a retransmission of the request, such as a digest
+   * challenge: RFC 3261 §8.2.7 lets a UAS send those statelessly, and our nonces need no state. A
+   * non-INVITE transaction then keeps nothing for Timer J (under REGISTER load, half of what it
+   * would keep); an INVITE one still waits for the ACK of its non-2xx.
+   */
+  respondStateless(res: SipResponse): void {
+    this.respond(res);
+  }
   /** A retransmission of the request arrived. */
   abstract onRetransmission(): void;
 
@@ -98,6 +108,12 @@ export class NonInviteServerTransaction extends ServerTransaction {
       this.absorb(this.lastBytes!, this.replyFlow);
       this.terminate();
     } else this.linger('completed', 'J', Timers.J(this.replyFlow.reliable));
+  }
+
+  override respondStateless(res: SipResponse): void {
+    if (this.state !== 'trying' && this.state !== 'proceeding') return;
+    this.send(res);
+    this.terminate();
   }
 
   onRetransmission(): void {

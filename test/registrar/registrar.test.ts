@@ -94,7 +94,7 @@ describe('registrar over UDP', () => {
     expect((await peer.response()).status).to.equal(403);
   });
 
-  it('absorbs a retransmitted REGISTER by resending the same response', async () => {
+  it('answers a retransmitted REGISTER without credentials with a new challenge, keeping nothing for it (RFC 3261 §8.2.7)', async () => {
     const text = [
       'REGISTER sip:wac.local SIP/2.0', `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};rport;branch=z9hG4bK${rnd()}`,
       'Max-Forwards: 70', 'From: <sip:carol@wac.local>;tag=1', 'To: <sip:carol@wac.local>', `Call-ID: ${rnd()}`,
@@ -103,6 +103,31 @@ describe('registrar over UDP', () => {
     const first = await peer.response();
     peer.send(text, srv.sipPort);
     const second = await peer.response();
-    expect(second.get('www-authenticate')).to.equal(first.get('www-authenticate'));
+    expect([first.status, second.status]).to.deep.equal([401, 401]);
+    expect(second.get('www-authenticate')).to.not.equal(first.get('www-authenticate'));
+    // Either challenge works: the client answers whichever reached it first.
+    const callId = /Call-ID: (\S+)/.exec(text)![1];
+    const auth = digestAnswer(first.get('www-authenticate')!, 'carol', 'pw-carol', 'REGISTER', 'sip:wac.local');
+    register({ callId, cseq: 2, contact: `<sip:carol@127.0.0.1:${peer.port}>`, auth });
+    expect((await peer.response()).status).to.equal(200);
+  });
+
+  it('absorbs a retransmitted authenticated REGISTER by resending the same 200 (its nonce is accepted once)', async () => {
+    const callId = rnd();
+    register({ callId, cseq: 1, contact: `<sip:carol@127.0.0.1:${peer.port}>` });
+    const ch = await peer.response();
+    const text = [
+      'REGISTER sip:wac.local SIP/2.0', `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};rport;branch=z9hG4bK${rnd()}`,
+      'Max-Forwards: 70', 'From: <sip:carol@wac.local>;tag=1', 'To: <sip:carol@wac.local>', `Call-ID: ${callId}`,
+      'CSeq: 2 REGISTER', `Contact: <sip:carol@127.0.0.1:${peer.port}>`,
+      `Authorization: ${digestAnswer(ch.get('www-authenticate')!, 'carol', 'pw-carol', 'REGISTER', 'sip:wac.local')}`,
+      'Content-Length: 0', '', ''].join('\r\n');
+    peer.send(text, srv.sipPort);
+    const first = await peer.response();
+    peer.send(text, srv.sipPort);
+    const second = await peer.response();
+    expect([first.status, second.status]).to.deep.equal([200, 200]);
+    expect(second.get('date')).to.equal(first.get('date'));
+    expect(second.getAll('contact')).to.deep.equal(first.getAll('contact'));
   });
 });

@@ -68,7 +68,7 @@ const opt = {
   retransTolPpm: envNum('RETRANS_TOL_PPM', 0),
   ladderAll: flag('--ladder-all') || process.env.LADDER_ALL === '1',
   logLevel: process.env.LOG_LEVEL ?? 'warn',
-  nodeArgs: (process.env.NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+  nodeArgs: [...startFlags(), ...(process.env.NODE_ARGS ?? '').split(/\s+/).filter(Boolean)],
   redisFsync: process.env.REDIS_FSYNC ?? 'everysec',
   backends: (flagValue('--backend') ?? process.env.BACKENDS ?? 'both') === 'both'
     ? ['memory', 'redis']
@@ -147,6 +147,14 @@ transport = udp
 allow[] = ${HOST}
 `);
   return ini;
+}
+
+/** The node flags `npm start` runs the server with (package.json), so that the bench measures the same process. */
+function startFlags(): string[] {
+  const start: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start;
+  const m = /^node\s+(.*?)\s*dist\/main\.js$/.exec(start);
+  if (!m) throw new Error(`bench: cannot read the node flags from "start": ${start}`);
+  return m[1].split(/\s+/).filter(Boolean);
 }
 
 async function startServer(dir: string, ini: string, ports: { sip: number; ws: number; admin: number }, label: string, extra: { nodeArgs: string[]; env: Record<string, string> } = { nodeArgs: [], env: {} }): Promise<Server> {

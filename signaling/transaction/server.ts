@@ -28,6 +28,7 @@ export abstract class ServerTransaction extends Transaction {
   respondStateless(res: SipResponse): void {
     this.respond(res);
   }
+
   /** A retransmission of the request arrived. */
   abstract onRetransmission(): void;
 

@@ -24,32 +24,44 @@ export type ReplyFlow = (req: SipRequest, flow: Flow) => Flow;
 
 const BRANCH_PREFIX = MAGIC_COOKIE + randomBytes(4).toString('hex');
 
+type Absorbed = { bytes: Buffer; flow: Flow };
+
+/** Generations of absorbed responses: each entry lives between Timer J and 1.25 × Timer J. */
+const GENERATIONS = 5;
+
 /**
- * Final responses of completed non-INVITE server transactions on UDP, for Timer J: two generations
- * swapped every Timer J, so each entry lives between one and two Timer J periods.
+ * Final responses of completed non-INVITE server transactions on UDP, for Timer J: generations of
+ * entries, the oldest dropped every Timer J / (GENERATIONS - 1). With two generations swapped every
+ * Timer J an entry would live up to twice as long as it must; under REGISTER load these entries are
+ * most of the heap.
  */
 class Absorber {
-  private current = new Map<string, { bytes: Buffer; flow: Flow }>();
-  private previous = new Map<string, { bytes: Buffer; flow: Flow }>();
+  /** Newest first. */
+  private generations: Array<Map<string, Absorbed>> = Array.from({ length: GENERATIONS }, () => new Map());
   private timer: NodeJS.Timeout;
 
-  constructor(periodMs: number) {
+  constructor(timerJMs: number) {
     this.timer = setInterval(() => {
-      this.previous = this.current;
-      this.current = new Map();
-    }, periodMs);
+      this.generations.pop();
+      this.generations.unshift(new Map());
+    }, timerJMs / (GENERATIONS - 1));
     this.timer.unref();
   }
 
   add(key: string, bytes: Buffer, flow: Flow): void {
-    this.current.set(key, { bytes, flow });
+    this.generations[0].set(key, { bytes, flow });
   }
 
   /** Resends the stored response of a retransmitted request; false when there is none. */
   replay(key: string): boolean {
-    const e = this.current.get(key) ?? this.previous.get(key);
-    if (e) e.flow.send(e.bytes);
-    return e !== undefined;
+    for (const g of this.generations) {
+      const e = g.get(key);
+      if (e) {
+        e.flow.send(e.bytes);
+        return true;
+      }
+    }
+    return false;
   }
 
   close(): void {

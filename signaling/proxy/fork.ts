@@ -4,7 +4,7 @@
  * `Reason: SIP ;cause=200 ;text="Call completed elsewhere"`; when every branch has failed, the best
  * final response is chosen and sent — unless the proxy takes the call elsewhere (a forward).
  */
-import { header, NO_BODY, SipRequest, SipResponse } from '../sip/message';
+import { header, NO_BODY, own, SipRequest, SipResponse } from '../sip/message';
 import { parseNameAddr } from '../sip/name-addr';
 import { createResponse } from '../sip/response';
 import { ClientTransaction, ClientTransactionUser } from '../transaction/client';
@@ -91,8 +91,9 @@ export class ResponseContext implements ClientTransactionUser {
     this.isInvite = request.method === 'INVITE';
     this.timerCMs = opts.timerCMs;
     this.group = opts.group === true;
-    this.upstreamFrom = opts.upstreamFrom;
-    this.upstreamTo = opts.upstreamTo;
+    // Taken from the caller's INVITE: copies, so that they do not keep its text alive with them.
+    this.upstreamFrom = opts.upstreamFrom === undefined ? undefined : own(opts.upstreamFrom);
+    this.upstreamTo = opts.upstreamTo === undefined ? undefined : own(opts.upstreamTo);
     this.undecided = { request, opts, best: null, cancelled: false };
     if (opts.ringTimeoutMs !== undefined) {
       const timer = setTimeout(() => this.giveUp(), opts.ringTimeoutMs);

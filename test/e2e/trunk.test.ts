@@ -169,7 +169,10 @@ describe('SIP trunk: SIPp as the trunk over UDP, JsSIP users over WebSocket', fu
     const p = await startSipp(sipp, dir, {
       name, scenario, remote: remote(), localPort: trunkPort, timeoutS: SIPP_TIMEOUT_S, extraArgs,
     });
-    expect(await waitListening(trunkPort), `the SIPp UAS ${name} never bound port ${trunkPort}`).to.equal(true);
+    if (!(await waitListening(trunkPort))) {
+      p.kill();
+      expect.fail(`the SIPp UAS ${name} never bound port ${trunkPort}\n${describeRun(await p.done)}`);
+    }
     return p;
   }
 

@@ -45,6 +45,21 @@ export async function freeUdpPort(): Promise<number> {
   throw new Error('no free UDP port found');
 }
 
+/**
+ * A port for sipp's `-mp`: sipp binds that port for audio and the port two above it for video, and
+ * exits at start when either is taken, so both must be free.
+ */
+async function freeMediaPort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await freeUdpPort();
+    if (port + 2 <= 65535 && !handedOut.has(port + 2) && !(await udpPortBusy(port + 2))) {
+      handedOut.add(port + 2);
+      return port;
+    }
+  }
+  throw new Error('no free pair of UDP media ports found');
+}
+
 /** True once something is bound to UDP 127.0.0.1:port (sipp is listening). */
 export async function udpPortBusy(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -143,7 +158,7 @@ export async function startSipp(bin: string, dir: string, o: SippOptions): Promi
   const errFile = path.join(dir, `${o.name}.errors.log`);
   const msgFile = path.join(dir, `${o.name}.messages.log`);
   const controlPort = await freeUdpPort();
-  const mediaPort = await freeUdpPort();
+  const mediaPort = await freeMediaPort();
   const args = [
     o.remote, '-sf', scenario, '-t', 'u1', '-i', o.localIp ?? '127.0.0.1', '-p', String(o.localPort),
     '-m', '1', '-l', '1', '-r', '1',

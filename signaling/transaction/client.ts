@@ -2,7 +2,7 @@
 import { header, NO_BODY, SipRequest, SipResponse } from '../sip/message';
 import { Flow } from '../transport/flow';
 import { Timers, T2 } from './timers';
-import { Transaction } from './transaction';
+import { Transaction, TransactionHome } from './transaction';
 
 /** The only way up from a client transaction. */
 export interface ClientTransactionUser {
@@ -21,8 +21,8 @@ export abstract class ClientTransaction extends Transaction {
   /** Null once nothing more goes up, so that a lingering transaction does not keep its user alive. */
   private user: ClientTransactionUser | null;
 
-  constructor(key: string, request: SipRequest, flow: Flow, user: ClientTransactionUser) {
-    super(key, flow, request.method === 'INVITE' ? 'calling' : 'trying');
+  constructor(key: string, request: SipRequest, flow: Flow, user: ClientTransactionUser, home: TransactionHome) {
+    super(key, flow, request.method === 'INVITE' ? 'calling' : 'trying', home);
     this.outstanding = request;
     this.user = user;
     this.bytes = request.toBuffer();
@@ -64,21 +64,22 @@ export abstract class ClientTransaction extends Transaction {
     return user;
   }
 
-  protected retransmit(timer: string, interval: number, cap: number, while_: () => boolean): void {
-    this.startTimer(timer, interval, () => {
+  protected retransmit(interval: number, cap: number, while_: () => boolean): void {
+    this.armRetransmit(interval, () => {
       if (!while_()) return;
       this.flow.send(this.bytes);
-      this.retransmit(timer, Math.min(2 * interval, cap), cap, while_);
+      this.retransmit(Math.min(2 * interval, cap), cap, while_);
     });
   }
 }
 
 export class InviteClientTransaction extends ClientTransaction {
-  private ackBytes: Buffer | null = null;
+  /** Kept through Timer D as a string: a Buffer would be a slice that keeps a whole 8 KB pool slab alive. */
+  private ack: string | null = null;
 
   protected armTimers(): void {
-    if (!this.flow.reliable) this.retransmit('A', Timers.A, Infinity, () => this.state === 'calling');
-    this.startTimer('B', Timers.B, () => {
+    if (!this.flow.reliable) this.retransmit(Timers.A, Infinity, () => this.state === 'calling');
+    this.armTimeout(Timers.B, () => {
       if (this.state === 'calling') this.fail('timeout');
     });
   }
@@ -88,26 +89,23 @@ export class InviteClientTransaction extends ClientTransaction {
     switch (this.state) {
       case 'calling':
       case 'proceeding':
-        this.stopTimer('A');
+        this.stopRetransmit();
         // Retransmissions are over: the request's bytes need not stay alive through Timer M or D.
         this.bytes = NO_BYTES;
         if (s < 200) {
           this.state = 'proceeding';
           this.gotProvisional = true;
-          this.stopTimer('B');
+          this.stopTimeout();
           this.report(res);
         } else if (s < 300) {
-          this.stopTimer('B');
-          this.state = 'accepted';
           // Accepted still passes 2xx up (RFC 6026), so only the request goes.
           this.outstanding = null;
-          this.startTimer('M', Timers.M, () => this.terminate());
+          this.linger('accepted', Timers.M);
           this.report(res);
         } else {
-          this.stopTimer('B');
           if (this.outstanding) this.sendAck(this.outstanding, res);
           const user = this.finish();
-          this.linger('completed', 'D', Timers.D(this.flow.reliable));
+          this.linger('completed', Timers.D(this.flow.reliable));
           user?.onResponse(res, this);
         }
         break;
@@ -115,7 +113,7 @@ export class InviteClientTransaction extends ClientTransaction {
         if (s >= 200 && s < 300) this.report(res);
         break;
       case 'completed':
-        if (s >= 300 && this.ackBytes) this.flow.send(this.ackBytes);
+        if (s >= 300 && this.ack !== null) this.flow.send(Buffer.from(this.ack, 'latin1'));
         break;
       default:
     }
@@ -137,17 +135,18 @@ export class InviteClientTransaction extends ClientTransaction {
     if (to !== undefined) headers.push(header('To', to));
     headers.push(header('CSeq', `${req.cseq!.seq} ACK`));
     const ack = new SipRequest('ACK', req.uri, headers, NO_BODY);
-    this.ackBytes = ack.toBuffer();
-    this.flow.send(this.ackBytes);
+    const bytes = ack.toBuffer();
+    this.flow.send(bytes);
+    if (!this.flow.reliable) this.ack = bytes.toString('latin1');
   }
 }
 
 export class NonInviteClientTransaction extends ClientTransaction {
   protected armTimers(): void {
     if (!this.flow.reliable) {
-      this.retransmit('E', Timers.E, T2, () => this.state === 'trying' || this.state === 'proceeding');
+      this.retransmit(Timers.E, T2, () => this.state === 'trying' || this.state === 'proceeding');
     }
-    this.startTimer('F', Timers.F, () => this.fail('timeout'));
+    this.armTimeout(Timers.F, () => this.fail('timeout'));
   }
 
   receive(res: SipResponse): void {
@@ -158,11 +157,9 @@ export class NonInviteClientTransaction extends ClientTransaction {
       this.report(res);
       return;
     }
-    this.stopTimer('E');
-    this.stopTimer('F');
     this.bytes = NO_BYTES;
     const user = this.finish();
-    this.linger('completed', 'K', Timers.K(this.flow.reliable));
+    this.linger('completed', Timers.K(this.flow.reliable));
     user?.onResponse(res, this);
   }
 }

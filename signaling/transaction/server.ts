@@ -2,7 +2,7 @@
 import { SipResponse } from '../sip/message';
 import { Flow } from '../transport/flow';
 import { Timers, T2 } from './timers';
-import { Transaction } from './transaction';
+import { Transaction, TransactionHome } from './transaction';
 
 /**
  * The request itself is not kept: the TU gets it with the transaction, and matching goes by key, so
@@ -13,8 +13,8 @@ export abstract class ServerTransaction extends Transaction {
   protected lastBytes: Buffer | null = null;
 
   /** @param replyFlow where responses go: the request's connection, or for UDP the Via-derived address. */
-  constructor(key: string, flow: Flow, readonly replyFlow: Flow, initial: 'proceeding' | 'trying') {
-    super(key, flow, initial);
+  constructor(key: string, flow: Flow, readonly replyFlow: Flow, initial: 'proceeding' | 'trying', home: TransactionHome) {
+    super(key, flow, initial, home);
   }
 
   abstract respond(res: SipResponse): void;
@@ -43,8 +43,8 @@ export abstract class ServerTransaction extends Transaction {
 }
 
 export class InviteServerTransaction extends ServerTransaction {
-  constructor(key: string, flow: Flow, replyFlow: Flow) {
-    super(key, flow, replyFlow, 'proceeding');
+  constructor(key: string, flow: Flow, replyFlow: Flow, home: TransactionHome) {
+    super(key, flow, replyFlow, 'proceeding', home);
   }
 
   respond(res: SipResponse): void {
@@ -53,15 +53,14 @@ export class InviteServerTransaction extends ServerTransaction {
         // Accepted resends nothing of its own: the TU hands down every 2xx retransmission.
         this.lastBytes = null;
         this.replyFlow.send(res.toBuffer());
-        this.state = 'accepted';
-        this.startTimer('L', Timers.L, () => this.terminate());
+        this.linger('accepted', Timers.L);
         return;
       }
       this.send(res);
       if (res.status < 200) return;
       this.state = 'completed';
       if (!this.replyFlow.reliable) this.retransmit(Timers.G);
-      this.startTimer('H', Timers.H, () => this.terminate());
+      this.armTimeout(Timers.H, () => this.terminate());
     } else if (this.state === 'accepted' && res.status >= 200 && res.status < 300) {
       // Retransmissions of the 2xx (and 2xx from other forks) pass straight through (RFC 6026 §7.1).
       this.replyFlow.send(res.toBuffer());
@@ -69,7 +68,7 @@ export class InviteServerTransaction extends ServerTransaction {
   }
 
   private retransmit(interval: number): void {
-    this.startTimer('G', interval, () => {
+    this.armRetransmit(interval, () => {
       if (this.state !== 'completed') return;
       this.resend();
       this.retransmit(Math.min(2 * interval, T2));
@@ -82,33 +81,28 @@ export class InviteServerTransaction extends ServerTransaction {
 
   onAck(): void {
     if (this.state !== 'completed') return;
-    this.stopTimer('G');
-    this.stopTimer('H');
     // Confirmed only absorbs ACKs.
     this.lastBytes = null;
-    this.linger('confirmed', 'I', Timers.I(this.replyFlow.reliable));
+    this.linger('confirmed', Timers.I(this.replyFlow.reliable));
   }
 }
 
 export class NonInviteServerTransaction extends ServerTransaction {
-  /**
-   * Takes over Timer J's absorbing of retransmissions with just the final response's bytes, so that
-   * a completed transaction does not keep its messages, closures and timer alive for 32 s.
-   */
-  absorb?: (finalBytes: Buffer, replyFlow: Flow) => void;
-
-  constructor(key: string, flow: Flow, replyFlow: Flow) {
-    super(key, flow, replyFlow, 'trying');
+  constructor(key: string, flow: Flow, replyFlow: Flow, home: TransactionHome) {
+    super(key, flow, replyFlow, 'trying', home);
   }
 
   respond(res: SipResponse): void {
     if (this.state !== 'trying' && this.state !== 'proceeding') return;
     this.send(res);
     if (res.status < 200) this.state = 'proceeding';
-    else if (!this.replyFlow.reliable && this.absorb) {
-      this.absorb(this.lastBytes!, this.replyFlow);
+    else if (this.replyFlow.reliable) this.terminate();
+    else {
+      // Timer J's absorbing needs only the final response: the home keeps it, not this transaction
+      // with its timers and closures.
+      this.home.absorb(this.key, this.lastBytes!, this.replyFlow);
       this.terminate();
-    } else this.linger('completed', 'J', Timers.J(this.replyFlow.reliable));
+    }
   }
 
   override respondStateless(res: SipResponse): void {

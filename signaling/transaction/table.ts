@@ -8,7 +8,10 @@ import { MAGIC_COOKIE, sentBy } from '../sip/via';
 import { Flow } from '../transport/flow';
 import { ClientTransaction, ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './client';
 import { InviteServerTransaction, NonInviteServerTransaction, ServerTransaction } from './server';
+import { Generations } from './generations';
+import { Linger } from './linger';
 import { Timers } from './timers';
+import { Transaction, TransactionHome } from './transaction';
 
 export interface TransactionUser {
   /** A new request, with the server transaction that will carry its responses. */
@@ -24,40 +27,26 @@ export type ReplyFlow = (req: SipRequest, flow: Flow) => Flow;
 
 const BRANCH_PREFIX = MAGIC_COOKIE + randomBytes(4).toString('hex');
 
-type Absorbed = { bytes: Buffer; flow: Flow };
-
-/** Generations of absorbed responses: each entry lives between Timer J and 1.25 × Timer J. */
-const GENERATIONS = 5;
+/** The response as a string: a Buffer would be a slice that keeps a whole 8 KB pool slab alive. */
+type Absorbed = { text: string; flow: Flow };
 
 /**
- * Final responses of completed non-INVITE server transactions on UDP, for Timer J: generations of
- * entries, the oldest dropped every Timer J / (GENERATIONS - 1). With two generations swapped every
- * Timer J an entry would live up to twice as long as it must; under REGISTER load these entries are
- * most of the heap.
+ * Final responses of completed non-INVITE server transactions on UDP, kept for Timer J to answer
+ * retransmissions of their requests: under REGISTER load these are most of the heap.
  */
 class Absorber {
-  /** Newest first. */
-  private generations: Array<Map<string, Absorbed>> = Array.from({ length: GENERATIONS }, () => new Map());
-  private timer: NodeJS.Timeout;
-
-  constructor(timerJMs: number) {
-    this.timer = setInterval(() => {
-      this.generations.pop();
-      this.generations.unshift(new Map());
-    }, timerJMs / (GENERATIONS - 1));
-    this.timer.unref();
-  }
+  private generations = new Generations<Map<string, Absorbed>>(Timers.J(false), () => new Map(), () => undefined);
 
   add(key: string, bytes: Buffer, flow: Flow): void {
-    this.generations[0].set(key, { bytes, flow });
+    this.generations.newest.set(key, { text: bytes.toString('latin1'), flow });
   }
 
   /** Resends the stored response of a retransmitted request; false when there is none. */
   replay(key: string): boolean {
-    for (const g of this.generations) {
+    for (const g of this.generations.all()) {
       const e = g.get(key);
       if (e) {
-        e.flow.send(e.bytes);
+        e.flow.send(Buffer.from(e.text, 'latin1'));
         return true;
       }
     }
@@ -65,14 +54,15 @@ class Absorber {
   }
 
   close(): void {
-    clearInterval(this.timer);
+    this.generations.close();
   }
 }
 
-export class TransactionLayer {
+export class TransactionLayer implements TransactionHome {
   private servers = new Map<string, ServerTransaction>();
   private clients = new Map<string, ClientTransaction>();
-  private absorber = new Absorber(Timers.J(false));
+  private absorber = new Absorber();
+  readonly linger = new Linger();
   private branchSeq = 0;
 
   constructor(private readonly tu: TransactionUser, private readonly replyFlow: ReplyFlow) {}
@@ -98,14 +88,9 @@ export class TransactionLayer {
     if (this.absorber.replay(key)) return;
     const reply = this.replyFlow(req, flow);
     let tx: ServerTransaction;
-    if (req.method === 'INVITE') tx = new InviteServerTransaction(key, flow, reply);
-    else {
-      const nit = new NonInviteServerTransaction(key, flow, reply);
-      nit.absorb = (bytes, to) => this.absorber.add(key, bytes, to);
-      tx = nit;
-    }
+    if (req.method === 'INVITE') tx = new InviteServerTransaction(key, flow, reply, this);
+    else tx = new NonInviteServerTransaction(key, flow, reply, this);
     this.servers.set(key, tx);
-    tx.whenTerminated(() => this.servers.delete(key));
     if (req.method === 'CANCEL') {
       const invite = this.servers.get(serverKey(req, 'INVITE'));
       this.tu.onCancel(req, tx as NonInviteServerTransaction, invite instanceof InviteServerTransaction ? invite : null);
@@ -116,8 +101,18 @@ export class TransactionLayer {
 
   /** Ends every transaction and its timers (server shutdown). */
   close(): void {
+    this.linger.close();
     for (const tx of [...this.servers.values(), ...this.clients.values()]) tx.terminate();
     this.absorber.close();
+  }
+
+  absorb(key: string, finalBytes: Buffer, replyFlow: Flow): void {
+    this.absorber.add(key, finalBytes, replyFlow);
+  }
+
+  forget(tx: Transaction): void {
+    if (this.servers.get(tx.key) === tx) this.servers.delete(tx.key);
+    else if (this.clients.get(tx.key) === tx) this.clients.delete(tx.key);
   }
 
   /** Returns false when the response matched no client transaction. */
@@ -134,10 +129,9 @@ export class TransactionLayer {
   sendRequest(req: SipRequest, flow: Flow, user: ClientTransactionUser): ClientTransaction {
     const key = `${req.topVia!.branch}|${req.method}`;
     const tx = req.method === 'INVITE'
-      ? new InviteClientTransaction(key, req, flow, user)
-      : new NonInviteClientTransaction(key, req, flow, user);
+      ? new InviteClientTransaction(key, req, flow, user, this)
+      : new NonInviteClientTransaction(key, req, flow, user, this);
     this.clients.set(key, tx);
-    tx.whenTerminated(() => this.clients.delete(key));
     tx.start();
     return tx;
   }

@@ -1,50 +1,81 @@
 /** What every transaction shares: its key, its flow, its timers, and its end. */
 import { Flow } from '../transport/flow';
+import { Linger } from './linger';
 
 export type State = 'calling' | 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
 
+/** The layer a transaction belongs to: where it waits out its late state and what forgets it. */
+export interface TransactionHome {
+  readonly linger: Linger;
+  forget(tx: Transaction): void;
+  /** Keeps a non-INVITE final response sent over UDP to answer retransmissions for Timer J. */
+  absorb(key: string, finalBytes: Buffer, replyFlow: Flow): void;
+}
+
+/**
+ * At most two Node timers run at once: a retransmission timer (A, E, G) and a timeout (B, F, H). The
+ * late states wait in the home's Linger instead (D, I, J, K, L, M).
+ */
 export abstract class Transaction {
   state: State;
-  private timers = new Map<string, NodeJS.Timeout>();
-  private onTerminated: Array<() => void> = [];
+  private retransmitTimer: NodeJS.Timeout | null = null;
+  private timeoutTimer: NodeJS.Timeout | null = null;
+  private onTerminated: Array<() => void> | null = null;
 
-  constructor(readonly key: string, public flow: Flow, initial: State) {
+  constructor(readonly key: string, public flow: Flow, initial: State, protected readonly home: TransactionHome) {
     this.state = initial;
   }
 
-  protected startTimer(name: string, ms: number, fire: () => void): void {
-    this.stopTimer(name);
-    this.timers.set(name, setTimeout(() => {
-      this.timers.delete(name);
+  protected armRetransmit(ms: number, fire: () => void): void {
+    this.stopRetransmit();
+    this.retransmitTimer = setTimeout(() => {
+      this.retransmitTimer = null;
       fire();
-    }, ms));
+    }, ms);
   }
 
-  protected stopTimer(name: string): void {
-    const t = this.timers.get(name);
-    if (t) {
-      clearTimeout(t);
-      this.timers.delete(name);
+  protected stopRetransmit(): void {
+    if (this.retransmitTimer) {
+      clearTimeout(this.retransmitTimer);
+      this.retransmitTimer = null;
     }
   }
 
-  /** Runs `f` when the transaction ends (used by the table to forget it). */
+  protected armTimeout(ms: number, fire: () => void): void {
+    this.stopTimeout();
+    this.timeoutTimer = setTimeout(() => {
+      this.timeoutTimer = null;
+      fire();
+    }, ms);
+  }
+
+  protected stopTimeout(): void {
+    if (this.timeoutTimer) {
+      clearTimeout(this.timeoutTimer);
+      this.timeoutTimer = null;
+    }
+  }
+
+  /** Runs `f` when the transaction ends. */
   whenTerminated(f: () => void): void {
-    this.onTerminated.push(f);
+    (this.onTerminated ??= []).push(f);
   }
 
   terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    for (const f of this.onTerminated) f();
+    this.stopRetransmit();
+    this.stopTimeout();
+    this.home.forget(this);
+    if (this.onTerminated) for (const f of this.onTerminated) f();
+    this.onTerminated = null;
   }
 
   /** Enters a state that absorbs retransmissions for `ms` (0 on reliable transports ends at once). */
-  protected linger(state: State, timer: string, ms: number): void {
+  protected linger(state: State, ms: number): void {
+    this.stopRetransmit();
+    this.stopTimeout();
     this.state = state;
-    if (ms <= 0) this.terminate();
-    else this.startTimer(timer, ms, () => this.terminate());
+    this.home.linger.add(this, ms);
   }
 }

@@ -156,7 +156,13 @@ describe('stateful proxy over UDP', () => {
     await authedInvite('bob', rnd());
     const [in1, in2] = await Promise.all([bob1.request(), bob2.request()]);
     bob1.send(reply(in1, '486 Busy Here', 'b1'), srv.sipPort);
-    await bob1.request(); // hop-by-hop ACK
+    const ack = await bob1.request(); // hop-by-hop ACK
+    expect(ack.method).to.equal('ACK');
+    // A retransmitted 486 gets the same ACK again (Timer D), and nothing goes upstream.
+    bob1.send(reply(in1, '486 Busy Here', 'b1'), srv.sipPort);
+    const again = await bob1.request();
+    expect([again.method, again.topVia!.branch, again.get('to'), again.get('cseq')]).to.deep.equal(
+      [ack.method, ack.topVia!.branch, ack.get('to'), ack.get('cseq')]);
     bob2.send(reply(in2, '603 Decline', 'b2'), srv.sipPort);
     await bob2.request();
     expect((await alice.response()).status).to.equal(603);

@@ -1,0 +1,41 @@
+/**
+ * State that must be kept for a fixed time and then dropped, held in generations: new entries join
+ * the newest, and every duration / (COUNT - 1) the oldest is dropped, so each entry lives between the
+ * duration and 1.25 × it. At thousands of transactions per second this replaces a Node timer (and its
+ * closure) per entry with a slot in an array or a map; with only two generations swapped every
+ * duration an entry would live up to twice as long as it must.
+ */
+const COUNT = 5;
+
+export class Generations<G> {
+  /** Newest first. */
+  private generations: G[];
+  private timer: NodeJS.Timeout;
+
+  /** @param drop gets each generation as it ages out (and all of them on close). */
+  constructor(durationMs: number, private readonly make: () => G, private readonly drop: (g: G) => void) {
+    this.generations = Array.from({ length: COUNT }, make);
+    this.timer = setInterval(() => {
+      const oldest = this.generations.pop()!;
+      this.generations.unshift(this.make());
+      this.drop(oldest);
+    }, durationMs / (COUNT - 1));
+    this.timer.unref();
+  }
+
+  get newest(): G {
+    return this.generations[0];
+  }
+
+  /** Newest first. */
+  all(): readonly G[] {
+    return this.generations;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    const all = this.generations;
+    this.generations = Array.from({ length: COUNT }, this.make);
+    for (const g of all) this.drop(g);
+  }
+}

@@ -1,0 +1,73 @@
+import { expect } from 'chai';
+import { Generations } from '../../signaling/transaction/generations';
+import { Linger } from '../../signaling/transaction/linger';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Timers fire late on a loaded machine, never early (1 ms of clock rounding aside). */
+const SLACK_MS = 400;
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) await sleep(5);
+}
+
+/** Records when it was ended and how often (a transaction ends once). */
+class Probe {
+  endedAt: number | null = null;
+  ends = 0;
+  constructor(private readonly t0: number) {}
+  terminate(): void {
+    this.ends++;
+    this.endedAt ??= Date.now() - this.t0;
+  }
+}
+
+describe('transaction late states: generations and linger', () => {
+  it('drops each generation between the duration and 1.25 × it, oldest first, and everything on close', async () => {
+    const t0 = Date.now();
+    const droppedAt = new Map<string, number>();
+    const g = new Generations<string[]>(200, () => [], (x) => x.forEach((s) => droppedAt.set(s, Date.now() - t0)));
+    g.newest.push('a');
+    await sleep(100);
+    g.newest.push('b');
+    expect(g.all().flat(), 'both kept').to.have.members(['a', 'b']);
+    await until(() => droppedAt.has('a'), 250 + SLACK_MS);
+    expect(droppedAt.get('a'), 'a kept for at least the duration').to.be.at.least(199);
+    expect(droppedAt.get('a'), 'a dropped by 1.25 × the duration').to.be.at.most(250 + SLACK_MS);
+    if (!droppedAt.has('b')) expect(g.all().flat(), 'b, 100 ms younger, still kept').to.deep.equal(['b']);
+    await until(() => droppedAt.has('b'), 350 + SLACK_MS);
+    expect(droppedAt.get('b')! - 100, 'b kept for at least the duration').to.be.at.least(199);
+    expect(droppedAt.get('b')! - droppedAt.get('a')!, 'b dropped after a').to.be.at.least(50);
+    g.newest.push('c');
+    g.close();
+    expect(droppedAt.has('c'), 'close drops the rest').to.equal(true);
+    expect(g.all().flat()).to.deep.equal([]);
+  });
+
+  it('ends a lingering transaction once, after at least its duration; at once for 0 ms and after close', async () => {
+    const t0 = Date.now();
+    const linger = new Linger();
+    const long = new Probe(t0);
+    const short = new Probe(t0);
+    const now = new Probe(t0);
+    linger.add(long, 400);
+    linger.add(short, 100);
+    linger.add(now, 0);
+    expect(now.ends, 'a reliable transport absorbs nothing: ended at once').to.equal(1);
+    await until(() => short.ends > 0, 125 + SLACK_MS);
+    expect(short.ends).to.equal(1);
+    expect(short.endedAt!, 'the 100 ms linger').to.be.within(99, 125 + SLACK_MS);
+    await until(() => long.ends > 0, 500 + SLACK_MS);
+    expect(long.ends).to.equal(1);
+    expect(long.endedAt!, 'the 400 ms linger').to.be.within(399, 500 + SLACK_MS);
+    const late = new Probe(t0);
+    linger.add(late, 400);
+    linger.close();
+    expect(late.ends, 'close ends what still lingers').to.equal(1);
+    const afterClose = new Probe(t0);
+    linger.add(afterClose, 400);
+    expect(afterClose.ends, 'nothing lingers after close').to.equal(1);
+    await sleep(150);
+    expect([long, short, now, late, afterClose].map((p) => p.ends), 'each ended exactly once').to.deep.equal([1, 1, 1, 1, 1]);
+  });
+});

@@ -112,7 +112,9 @@ export async function startSignaling(config: Config, store: Store, live: LiveSta
     // The address is always the packet's source, never a host named in the message.
     const via = req.topVia;
     if (flow.reliable || !via || via.params.has('rport')) return flow;
-    return udp.flow(flow.remoteAddress, via.port ?? 5060);
+    const port = via.port ?? 5060;
+    // Mostly the source port itself: then the flow that brought the request serves (one object fewer per transaction).
+    return port === flow.remotePort ? flow : udp.flow(flow.remoteAddress, port);
   };
   const layer = new TransactionLayer(proxy, replyFlow);
   proxy.attach(layer);

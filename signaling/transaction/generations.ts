@@ -27,11 +27,6 @@ export class Generations<G> {
     return this.generations[0];
   }
 
-  /** Newest first. */
-  all(): readonly G[] {
-    return this.generations;
-  }
-
   close(): void {
     clearInterval(this.timer);
     const all = this.generations;

@@ -28,29 +28,31 @@ export type ReplyFlow = (req: SipRequest, flow: Flow) => Flow;
 const BRANCH_PREFIX = MAGIC_COOKIE + randomBytes(4).toString('hex');
 
 /** The response as a string: a Buffer would be a slice that keeps a whole 8 KB pool slab alive. */
-type Absorbed = { text: string; flow: Flow };
+type Absorbed = { key: string; text: string; flow: Flow };
 
 /**
  * Final responses of completed non-INVITE server transactions on UDP, kept for Timer J to answer
- * retransmissions of their requests: under REGISTER load these are most of the heap.
+ * retransmissions of their requests: under REGISTER load these are most of the heap. One map, so
+ * that a new request costs one lookup; the generations only say when each entry goes.
  */
 class Absorber {
-  private generations = new Generations<Map<string, Absorbed>>(Timers.J(false), () => new Map(), () => undefined);
+  private entries = new Map<string, Absorbed>();
+  private generations = new Generations<Absorbed[]>(Timers.J(false), () => [], (expired) => {
+    for (const e of expired) if (this.entries.get(e.key) === e) this.entries.delete(e.key);
+  });
 
   add(key: string, bytes: Buffer, flow: Flow): void {
-    this.generations.newest.set(key, { text: bytes.toString('latin1'), flow });
+    const e = { key, text: bytes.toString('latin1'), flow };
+    this.entries.set(key, e);
+    this.generations.newest.push(e);
   }
 
   /** Resends the stored response of a retransmitted request; false when there is none. */
   replay(key: string): boolean {
-    for (const g of this.generations.all()) {
-      const e = g.get(key);
-      if (e) {
-        e.flow.send(Buffer.from(e.text, 'latin1'));
-        return true;
-      }
-    }
-    return false;
+    const e = this.entries.get(key);
+    if (!e) return false;
+    e.flow.send(Buffer.from(e.text, 'latin1'));
+    return true;
   }
 
   close(): void {
@@ -85,7 +87,8 @@ export class TransactionLayer implements TransactionHome {
       existing.onRetransmission();
       return;
     }
-    if (this.absorber.replay(key)) return;
+    // Only non-INVITE responses are absorbed.
+    if (req.method !== 'INVITE' && this.absorber.replay(key)) return;
     const reply = this.replyFlow(req, flow);
     let tx: ServerTransaction;
     if (req.method === 'INVITE') tx = new InviteServerTransaction(key, flow, reply, this);

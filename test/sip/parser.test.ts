@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { parseMessage, StreamFramer } from '../../signaling/sip/parser';
-import { SipRequest, SipResponse } from '../../signaling/sip/message';
+import { header, SipRequest, SipResponse } from '../../signaling/sip/message';
 import { checkRequest } from '../../signaling/sip/validate';
 
 const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n'), 'latin1');
@@ -44,6 +44,20 @@ describe('sip/parser', () => {
     expect(out).to.contain('X-Unknown: keep   these  spaces\r\n');
     expect(out).to.contain('l: 5\r\n');
     expect(out.endsWith('\r\n\r\n' + Buffer.from('é€', 'utf8').toString('latin1'))).to.equal(true);
+  });
+
+  it('serialises byte-exact: start line, each header as name: value (empty and 8-bit values too), one Content-Length, the body', () => {
+    const req = new SipRequest('OPTIONS', 'sip:bob@example.com', [
+      header('Via', 'SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKabc'), header('Subject', ''),
+      header('X-Latin', Buffer.from('caf\u00e9 \u20ac', 'utf8').toString('latin1')),
+      header('Content-Length', '99'), header('l', '7'),
+    ], Buffer.from([0, 1, 2, 0xff]));
+    const expected = Buffer.concat([Buffer.from('OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKabc\r\n' +
+      'Subject: \r\nX-Latin: '), Buffer.from('caf\u00e9 \u20ac', 'utf8'), Buffer.from('\r\nContent-Length: 4\r\n\r\n'), Buffer.from([0, 1, 2, 0xff])]);
+    expect(req.toBuffer().equals(expected), req.toBuffer().toString('latin1')).to.equal(true);
+    // Without a Content-Length one is added; a response's start line carries its status and reason.
+    const res = parseMessage(Buffer.from('SIP/2.0 486 Busy Here\r\nCall-ID: x\r\n\r\n'))!;
+    expect(res.toBuffer().toString('latin1')).to.equal('SIP/2.0 486 Busy Here\r\nCall-ID: x\r\nContent-Length: 0\r\n\r\n');
   });
 
   it('removes the first element of a multi-value Via line only', () => {

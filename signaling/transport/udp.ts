@@ -1,7 +1,5 @@
 /** SIP over UDP: one datagram, one message. */
 import dgram from 'node:dgram';
-import dns from 'node:dns';
-import net from 'node:net';
 import { Flow, FlowHandler, udpFlowId } from './flow';
 import { Inbox } from './inbox';
 
@@ -14,7 +12,7 @@ export class UdpTransport {
 
   constructor(handler: FlowHandler) {
     this.inbox = new Inbox(handler);
-    this.socket = dgram.createSocket({ type: 'udp4', reuseAddr: false, lookup: literalLookup });
+    this.socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
     this.socket.on('message', (data, rinfo) => this.inbox.push(data, this.flow(rinfo.address, rinfo.port)));
     // A failed send (ICMP unreachable etc.) must never take the server down.
     this.socket.on('error', () => undefined);
@@ -84,15 +82,3 @@ class UdpFlow implements Flow {
     return this.udp.isOpen;
   }
 }
-
-/**
- * dgram resolves the address of every datagram it sends; Node's lookup answers an IP literal on the
- * next tick, so each send paid a tick and its closures and went out after the rest of the batch.
- * Literals (every flow's address is one) are answered at once; names still go to DNS.
- */
-function literalLookup(host: string, family: dns.LookupOneOptions | number, cb: (err: Error | null, address: string, family: number) => void): void {
-  const kind = net.isIP(host);
-  if (kind !== 0) cb(null, host, kind);
-  else dns.lookup(host, family as dns.LookupOneOptions, cb as (err: NodeJS.ErrnoException | null, address: string, family: number) => void);
-}
-

@@ -38,9 +38,17 @@ export class UdpTransport {
 
   private closed = false;
 
-  /** A flow per datagram is the norm, so it is a small object with methods on its prototype. */
+  /** The flow made last: datagrams come in runs from the same peer (a trunk, a load generator). */
+  private lastFlow: UdpFlow | null = null;
+
+  /**
+   * A small immutable object with methods on its prototype; consecutive datagrams from one peer share
+   * one, so that what transactions and the absorber keep for 32 s is not a copy per message.
+   */
   flow(address: string, port: number): Flow {
-    return new UdpFlow(this, address, port);
+    const last = this.lastFlow;
+    if (last && last.remotePort === port && last.remoteAddress === address) return last;
+    return (this.lastFlow = new UdpFlow(this, address, port));
   }
 
   send(data: Buffer, address: string, port: number): boolean {

@@ -1,12 +1,14 @@
 /**
- * The late states that only absorb retransmissions until a timer ends them (RFC 3261 Timers D, I, J,
- * K; RFC 6026 Timers L, M). At thousands of calls per second tens of thousands of transactions wait
- * in them at once, so they wait in generations (one set per duration) instead of a Node timer each.
- * Lingering a little longer than the RFC's figure only costs memory: no peer races these timers.
+ * The late states that a timer ends and nothing else (RFC 3261 Timers D, I, K; RFC 6026 Timers L,
+ * M): they absorb retransmissions, or in Accepted pass 2xx retransmissions and ACKs through. At
+ * thousands of calls per second tens of thousands of transactions are in them at once, so they wait
+ * in generations (one set per duration) instead of a Node timer each. Lingering a little longer than
+ * the RFC's figure only costs memory: no peer races these timers. (Timer J is the transaction
+ * layer's absorber, which keeps only the final response.)
  */
 import { Generations } from './generations';
 
-export interface Lingerer {
+interface Lingerer {
   terminate(): void;
 }
 

@@ -111,7 +111,8 @@ export class NonInviteServerTransaction extends ServerTransaction {
     this.terminate();
   }
 
+  /** A final response ends the transaction (the absorber answers later retransmissions), so only Proceeding resends. */
   onRetransmission(): void {
-    if (this.state === 'proceeding' || this.state === 'completed') this.resend();
+    if (this.state === 'proceeding') this.resend();
   }
 }

@@ -37,11 +37,15 @@ type Absorbed = { key: string; text: string; flow: Flow };
  */
 class Absorber {
   private entries = new Map<string, Absorbed>();
-  private generations = new Generations<Absorbed[]>(Timers.J(false), () => [], (expired) => {
+  private generations = new Generations<Absorbed[]>(Timers.J, () => [], (expired) => {
     for (const e of expired) if (this.entries.get(e.key) === e) this.entries.delete(e.key);
   });
 
+  private closed = false;
+
   add(key: string, bytes: Buffer, flow: Flow): void {
+    // After close no generation ages out any more: nothing may be kept.
+    if (this.closed) return;
     const e = { key, text: bytes.toString('latin1'), flow };
     this.entries.set(key, e);
     this.generations.newest.push(e);
@@ -56,7 +60,9 @@ class Absorber {
   }
 
   close(): void {
+    this.closed = true;
     this.generations.close();
+    this.entries.clear();
   }
 }
 

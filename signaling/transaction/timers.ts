@@ -20,8 +20,8 @@ export const Timers = {
   H: 64 * T1,
   /** Absorb ACK retransmits. */
   I: (reliable: boolean) => (reliable ? 0 : T4),
-  /** Absorb non-INVITE request retransmits. */
-  J: (reliable: boolean) => (reliable ? 0 : 64 * T1),
+  /** Absorb non-INVITE request retransmits (unreliable transports only: reliable ones keep nothing). */
+  J: 64 * T1,
   /** Absorb non-INVITE response retransmits. */
   K: (reliable: boolean) => (reliable ? 0 : T4),
   /** RFC 6026 Accepted state: server side after a 2xx. */

@@ -14,7 +14,7 @@ export interface TransactionHome {
 
 /**
  * At most two Node timers run at once: a retransmission timer (A, E, G) and a timeout (B, F, H). The
- * late states wait in the home's Linger instead (D, I, J, K, L, M).
+ * late states wait in the home's Linger instead (D, I, K, L, M); Timer J is the home's absorber.
  */
 export abstract class Transaction {
   state: State;

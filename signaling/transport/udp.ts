@@ -13,7 +13,7 @@ export class UdpTransport {
   constructor(handler: FlowHandler) {
     this.inbox = new Inbox(handler);
     this.socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
-    this.socket.on('message', (data, rinfo) => this.inbox.push(data, this.flow(rinfo.address, rinfo.port)));
+    this.socket.on('message', (data, rinfo) => this.inbox.push(data, this.received(rinfo.address, rinfo.port)));
     // A failed send (ICMP unreachable etc.) must never take the server down.
     this.socket.on('error', () => undefined);
   }
@@ -38,17 +38,22 @@ export class UdpTransport {
 
   private closed = false;
 
-  /** The flow made last: datagrams come in runs from the same peer (a trunk, a load generator). */
-  private lastFlow: UdpFlow | null = null;
+  /** A flow per datagram is the norm, so it is a small immutable object with methods on its prototype. */
+  flow(address: string, port: number): Flow {
+    return new UdpFlow(this, address, port);
+  }
+
+  /** The flow of the last datagram received: datagrams come in runs from one peer (a trunk, a load generator). */
+  private lastReceived: Flow | null = null;
 
   /**
-   * A small immutable object with methods on its prototype; consecutive datagrams from one peer share
-   * one, so that what transactions and the absorber keep for 32 s is not a copy per message.
+   * Consecutive datagrams from one peer share one flow, so that what transactions and the absorber
+   * keep for 32 s is not a copy per message.
    */
-  flow(address: string, port: number): Flow {
-    const last = this.lastFlow;
+  private received(address: string, port: number): Flow {
+    const last = this.lastReceived;
     if (last && last.remotePort === port && last.remoteAddress === address) return last;
-    return (this.lastFlow = new UdpFlow(this, address, port));
+    return (this.lastReceived = this.flow(address, port));
   }
 
   send(data: Buffer, address: string, port: number): boolean {

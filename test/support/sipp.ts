@@ -56,6 +56,7 @@ async function freeMediaPort(): Promise<number> {
       handedOut.add(port + 2);
       return port;
     }
+    handedOut.delete(port);
   }
   throw new Error('no free pair of UDP media ports found');
 }

@@ -20,7 +20,7 @@ export class Linger {
   private sets = new Map<number, Generations<Lingerer[]>>();
   private closed = false;
 
-  /** Ends `t` after `ms` to 1.25 × `ms` (at once when `ms` is 0: reliable transports absorb nothing). */
+  /** Ends `t` after `ms` to 33/32 × `ms` (at once when `ms` is 0: reliable transports absorb nothing). */
   add(t: Lingerer, ms: number): void {
     if (ms <= 0 || this.closed) {
       t.terminate();

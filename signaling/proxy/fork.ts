@@ -125,9 +125,10 @@ export class ResponseContext implements ClientTransactionUser {
     const u = this.undecided;
     if (s < 300) {
       // The caller already has its answer, or the call moved on: end this leg ourselves. A group call
-      // connects its first answer only (and JsSIP drops its call on a second 2xx from another leg).
-      if (!u && (!this.winner || (this.group && first && b !== this.winner))) {
-        if (first) this.hangUp(res, b);
+      // connects its first answer only (and JsSIP drops its call on a second 2xx from another leg), so
+      // no other leg's 2xx goes up, not even a retransmission of one already hung up.
+      if (!u && (!this.winner || (this.group && b !== this.winner))) {
+        this.hangUp(res, b, first);
         return;
       }
       // Every 2xx goes upstream, also after a final was sent: the caller ACKs and BYEs extras.
@@ -262,8 +263,11 @@ export class ResponseContext implements ClientTransactionUser {
     u.opts.onFailed?.(res.status);
   }
 
-  /** ACK and BYE a 2xx that came too late to be passed on, so that no leg is left connected. */
-  private hangUp(res: SipResponse, b: Branch): void {
+  /**
+   * ACK and BYE a 2xx that came too late to be passed on, so that no leg is left connected; its
+   * retransmissions (our ACK was lost) get the ACK again.
+   */
+  private hangUp(res: SipResponse, b: Branch, bye: boolean): void {
     const contact = res.getAll('contact')[0];
     const target = contact ? parseNameAddr(contact)?.uri : undefined;
     const seq = res.cseq!.seq;
@@ -273,7 +277,7 @@ export class ResponseContext implements ClientTransactionUser {
       header('To', res.get('to')!), header('Call-ID', res.callId), header('CSeq', `${cseq} ${method}`),
     ], NO_BODY);
     b.flow.send(dialog('ACK', seq).toBuffer());
-    this.layer.sendRequest(dialog('BYE', seq + 1), b.flow, { onResponse: () => undefined, onFailure: () => undefined });
+    if (bye) this.layer.sendRequest(dialog('BYE', seq + 1), b.flow, { onResponse: () => undefined, onFailure: () => undefined });
   }
 
   /** The response as it goes upstream: without our Via, with the caller's own From and To. */

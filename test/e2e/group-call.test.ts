@@ -503,8 +503,14 @@ describe('e2e: group calls', function () {
       const bye2 = await ps[1].waitRequest((r) => r.method === 'BYE' && r.callId === callId, 3000, 'BYE at participant 2 (second answer)');
       expect(bye2.toTag).to.equal('t1');
       ps[1].send(reply(bye2, '200 OK', null), srv.sipPort);
+      // The second answer again, as if our ACK had been lost: it must not reach the caller either.
+      ps[1].send(ok(ps[1], invites[1], 't1'), srv.sipPort);
       await sleep(500);
       expect(out.responses.filter((c) => c >= 200 && c < 300), 'exactly one answer reaches the caller').to.have.length(1);
+      const answersOnWire = out.wire().filter((w) => w.dir === 'in').map((w) => parseMessage(Buffer.from(w.text, 'latin1')))
+        .filter((m): m is SipResponse => m instanceof SipResponse && m.status >= 200 && m.status < 300 && m.cseq?.method === 'INVITE');
+      expect(answersOnWire.map((m) => m.toTag), 'the 2xx the caller received, by to-tag').to.deep.equal(['t0']);
+      expect(ps[1].requests('ACK', callId).map((r) => r.toTag), 'the retransmitted second answer ACKed again').to.deep.equal(['t1', 't1']);
       // The call with the first participant is still up.
       expect(ps[0].requests('BYE', callId), 'BYE at participant 1: the connected call was torn down').to.have.length(0);
       expect(out.state, 'caller still in the call').to.equal('Established');

@@ -11,25 +11,43 @@ const COUNT = 33;
 export class Generations<G> {
   /** Newest first. */
   private generations: G[];
-  private timer: NodeJS.Timeout;
+  /** Runs only while something may be kept: an idle server is not woken up for empty generations. */
+  private timer: NodeJS.Timeout | null = null;
+  /** Rotations since `newest` was last handed out: at COUNT, every generation is empty. */
+  private quiet = 0;
+  private closed = false;
 
   /** @param drop gets each generation as it ages out (and all of them on close). */
-  constructor(durationMs: number, private readonly make: () => G, private readonly drop: (g: G) => void) {
+  constructor(private readonly durationMs: number, private readonly make: () => G, private readonly drop: (g: G) => void) {
     this.generations = Array.from({ length: COUNT }, make);
-    this.timer = setInterval(() => {
-      const oldest = this.generations.pop()!;
-      this.generations.unshift(this.make());
-      this.drop(oldest);
-    }, durationMs / (COUNT - 1));
-    this.timer.unref();
   }
 
+  /** Where new entries go. */
   get newest(): G {
+    this.quiet = 0;
+    if (!this.timer && !this.closed) {
+      this.timer = setInterval(() => this.rotate(), this.durationMs / (COUNT - 1));
+      this.timer.unref();
+    }
     return this.generations[0];
   }
 
+  private rotate(): void {
+    const oldest = this.generations.pop()!;
+    this.generations.unshift(this.make());
+    this.drop(oldest);
+    if (++this.quiet >= COUNT) this.stop();
+  }
+
+  private stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Drops everything now; nothing ages out after this, so owners add nothing more. */
   close(): void {
-    clearInterval(this.timer);
+    this.closed = true;
+    this.stop();
     const all = this.generations;
     this.generations = Array.from({ length: COUNT }, this.make);
     for (const g of all) this.drop(g);

@@ -47,6 +47,27 @@ describe('transaction late states: generations and linger', () => {
     expect([...droppedAt.keys()], 'dropped oldest first').to.deep.equal(['a', 'b', 'c']);
   });
 
+  it('stops rotating once every generation is empty, and starts again with the next entry', async () => {
+    let drops = 0;
+    const dropped: string[] = [];
+    // 64 ms: a rotation every 2 ms.
+    const g = new Generations<string[]>(64, () => [], (x) => {
+      drops++;
+      dropped.push(...x);
+    });
+    g.newest.push('a');
+    await until(() => dropped.length === 1, 66 + SLACK_MS);
+    // 'a' goes with the 33rd rotation, which leaves every generation empty; 50 ms more would be ~25
+    // rotations if it went on.
+    await sleep(50);
+    expect(dropped).to.deep.equal(['a']);
+    expect(drops, 'rotations after the last entry: until every generation is empty, then none').to.equal(33);
+    g.newest.push('b');
+    await until(() => dropped.length === 2, 66 + SLACK_MS);
+    expect(dropped, 'rotating again for a new entry').to.deep.equal(['a', 'b']);
+    g.close();
+  });
+
   it('ends a lingering transaction once, after at least its duration; at once for 0 ms and after close', async () => {
     const t0 = Date.now();
     const linger = new Linger();

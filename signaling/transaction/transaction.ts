@@ -26,34 +26,26 @@ export abstract class Transaction {
     this.state = initial;
   }
 
+  // A fired timer may stay in its field: clearing it again is harmless, and linger() and terminate()
+  // empty both fields.
   protected armRetransmit(ms: number, fire: () => void): void {
-    this.stopRetransmit();
-    this.retransmitTimer = setTimeout(() => {
-      this.retransmitTimer = null;
-      fire();
-    }, ms);
+    clearTimeout(this.retransmitTimer ?? undefined);
+    this.retransmitTimer = setTimeout(fire, ms);
   }
 
   protected stopRetransmit(): void {
-    if (this.retransmitTimer) {
-      clearTimeout(this.retransmitTimer);
-      this.retransmitTimer = null;
-    }
+    clearTimeout(this.retransmitTimer ?? undefined);
+    this.retransmitTimer = null;
   }
 
   protected armTimeout(ms: number, fire: () => void): void {
-    this.stopTimeout();
-    this.timeoutTimer = setTimeout(() => {
-      this.timeoutTimer = null;
-      fire();
-    }, ms);
+    clearTimeout(this.timeoutTimer ?? undefined);
+    this.timeoutTimer = setTimeout(fire, ms);
   }
 
   protected stopTimeout(): void {
-    if (this.timeoutTimer) {
-      clearTimeout(this.timeoutTimer);
-      this.timeoutTimer = null;
-    }
+    clearTimeout(this.timeoutTimer ?? undefined);
+    this.timeoutTimer = null;
   }
 
   /** Runs `f` when the transaction ends. */

@@ -3,9 +3,9 @@
  * whenever offered. Nonces are self-validating (time + HMAC) and expire; a (nonce, nc) pair is
  * accepted once, which stops replays without keeping per-challenge state.
  */
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { splitOutsideQuotes, unquote } from '../sip/headers';
-import { mac } from './mac';
+import { mac, safeEqual } from './mac';
 
 export interface DigestCredentials {
   username: string;
@@ -116,12 +116,6 @@ export class DigestAuthenticator {
   private sign(s: string): string {
     return mac(this.secret, s, 22);
   }
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /**

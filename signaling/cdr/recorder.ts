@@ -1,7 +1,7 @@
 /**
  * Follows each call from its INVITE to its end and writes one call detail record: unanswered calls
  * when the final response goes to the caller, answered calls when the dialog ends (BYE) or, as a
- * safety net, when it has been silent longer than `maxCallMs`. Meanwhile the call is in the live view.
+ * safety net, when it is still up `maxCallMs` after its answer. Meanwhile the call is in the live view.
  */
 import { randomUUID } from 'node:crypto';
 import type { LiveCall } from '../../shared/live';
@@ -22,7 +22,6 @@ interface OngoingCall {
   code: number;
   /** The tags of the answered dialog: only its BYE ends the call (a duplicate answer's BYE does not). */
   dialog: [string, string] | null;
-  timer?: NodeJS.Timeout;
 }
 
 export class CdrRecorder {
@@ -30,6 +29,8 @@ export class CdrRecorder {
   /** Finished records waiting for the next batched write: a disk sync per call would stall calls. */
   private pending: Cdr[] = [];
   private flusher: NodeJS.Timeout;
+  /** One sweep for the ceilings instead of a timer per call: nearly every call ends long before either. */
+  private sweeper: NodeJS.Timeout;
 
   constructor(
     private readonly cdrs: Cdrs,
@@ -42,6 +43,9 @@ export class CdrRecorder {
   ) {
     this.flusher = setInterval(() => void this.flush(), flushMs);
     this.flusher.unref();
+    // A call outlives its ceiling by at most an eighth of the shorter one.
+    this.sweeper = setInterval(() => this.sweep(), Math.min(maxRingMs, maxCallMs) / 8);
+    this.sweeper.unref();
   }
 
   /** Writes the finished records now (also at shutdown). */
@@ -54,6 +58,7 @@ export class CdrRecorder {
 
   async close(): Promise<void> {
     clearInterval(this.flusher);
+    clearInterval(this.sweeper);
     await this.flush();
   }
 
@@ -64,8 +69,6 @@ export class CdrRecorder {
       id: randomUUID(), callId, kind, caller, callee, parties: new Set(parties), answeredBy: null,
       start: Date.now(), answer: null, code: 0, dialog: null,
     };
-    c.timer = setTimeout(() => this.failed(callId, 408), this.maxRingMs);
-    c.timer.unref();
     this.live.set(callId, c);
     this.feed.callChanged(view(c));
   }
@@ -79,9 +82,6 @@ export class CdrRecorder {
     c.answeredBy = answeredBy;
     c.dialog = dialog;
     if (answeredBy) c.parties.add(answeredBy);
-    clearTimeout(c.timer);
-    c.timer = setTimeout(() => this.finish(c), this.maxCallMs);
-    c.timer.unref();
     this.feed.callChanged(view(c));
   }
 
@@ -101,10 +101,19 @@ export class CdrRecorder {
     if ((fromTag === a && toTag === b) || (fromTag === b && toTag === a)) this.finish(c);
   }
 
+  /** Ends the calls past a ceiling: a call still ringing was lost on the way (408). */
+  private sweep(): void {
+    const now = Date.now();
+    for (const c of this.live.values()) {
+      if (c.answer === null ? now - c.start < this.maxRingMs : now - c.answer < this.maxCallMs) continue;
+      if (c.answer === null) c.code = 408;
+      this.finish(c);
+    }
+  }
+
   private finish(c: OngoingCall): void {
     this.live.delete(c.callId);
     this.feed.callEnded(c.id);
-    if (c.timer) clearTimeout(c.timer);
     const end = Date.now();
     const cdr: Cdr = {
       id: c.id, callId: c.callId, kind: c.kind, caller: c.caller, callee: c.callee, answeredBy: c.answeredBy,

@@ -127,7 +127,7 @@ export class Proxy implements TransactionUser {
 
   /** One Record-Route per side when the two sides use different transports (RFC 5658). */
   recordRoute(req: SipRequest, callerFlow: Flow, calleeFlow: Flow, callerTag: string): void {
-    const token: FlowToken = { caller: callerFlow.id, callee: calleeFlow.id, callerTag };
+    const token = this.rr.encode({ caller: callerFlow.id, callee: calleeFlow.id, callerTag });
     const callerSide = this.rr.value(callerFlow.transport, token);
     const calleeSide = this.rr.value(calleeFlow.transport, token);
     req.prepend('Record-Route', callerSide);

@@ -3,8 +3,8 @@
  * and the caller's From tag, signed so that a forged Route cannot steer requests through us. With it,
  * in-dialog requests reach a browser over its own WebSocket without resolving its `.invalid` Contact.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mac } from '../auth/mac';
+import { randomBytes } from 'node:crypto';
+import { mac, safeEqual } from '../auth/mac';
 import { parseNameAddr } from '../sip/name-addr';
 import { parseSipUri } from '../sip/uri';
 import { TransportName } from '../transport/flow';
@@ -32,9 +32,9 @@ export class RecordRoute {
     this.secret = secret ?? randomBytes(32).toString('base64');
   }
 
-  /** The Record-Route value to show peers reached over `transport`. */
-  value(transport: TransportName, token: FlowToken): string {
-    return `<sip:${this.encode(token)}@${this.hostPort(transport)};lr>`;
+  /** The Record-Route value to show peers reached over `transport`, carrying a token from `encode`. */
+  value(transport: TransportName, encoded: string): string {
+    return `<sip:${encoded}@${this.hostPort(transport)};lr>`;
   }
 
   private hostPort(transport: TransportName): string {
@@ -69,15 +69,14 @@ export class RecordRoute {
     const dot = user.lastIndexOf('.');
     if (dot < 0) return null;
     const payload = user.slice(0, dot);
-    const sig = Buffer.from(user.slice(dot + 1));
-    const expected = Buffer.from(this.sign(payload));
-    if (sig.length !== expected.length || !timingSafeEqual(sig, expected)) return null;
+    if (!safeEqual(user.slice(dot + 1), this.sign(payload))) return null;
     const parts = Buffer.from(payload, 'base64url').toString('utf8').split('\n');
     if (parts.length !== 3) return null;
     return { caller: parts[0], callee: parts[1], callerTag: parts[2] };
   }
 
-  private encode(t: FlowToken): string {
+  /** The token signed, as the user part of our Record-Route URIs. */
+  encode(t: FlowToken): string {
     const payload = Buffer.from(`${t.caller}\n${t.callee}\n${t.callerTag}`).toString('base64url');
     return `${payload}.${this.sign(payload)}`;
   }

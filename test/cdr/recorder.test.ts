@@ -53,4 +53,17 @@ describe('call recorder: ceilings', () => {
     await until('its record', async () => (await new Cdrs(store).list()).length === 1);
     expect((await new Cdrs(store).list())[0]).to.include({ callId: 'ok-1', code: 200, result: 'answered' });
   });
+
+  it('an answered call still up at the call ceiling gets its record', async () => {
+    const short = new CdrRecorder(new Cdrs(store), feed, createLogger('silent'), 100, 10, 60_000);
+    try {
+      short.started('long-1', 'direct', 'alice-id', 'bob-id', ['alice-id', 'bob-id']);
+      short.answered('long-1', 'bob-id', 200, ['a', 'b']);
+      await until('its record', async () => (await new Cdrs(store).list()).length === 1);
+      expect((await new Cdrs(store).list())[0]).to.include({ callId: 'long-1', code: 200, result: 'answered' });
+      await until('the call to leave the live view', async () => (await live.calls()).length === 0);
+    } finally {
+      await short.close();
+    }
+  });
 });

@@ -15,6 +15,7 @@ const NO_BYTES = Buffer.alloc(0);
 
 export abstract class ClientTransaction extends Transaction {
   protected bytes: Buffer;
+  readonly method: string;
   gotProvisional = false;
   /** Null from the final response on: the states after it only match responses. */
   protected outstanding: SipRequest | null;
@@ -24,6 +25,7 @@ export abstract class ClientTransaction extends Transaction {
   constructor(key: string, request: SipRequest, flow: Flow, user: ClientTransactionUser, home: TransactionHome) {
     super(key, flow, request.method === 'INVITE' ? 'calling' : 'trying', home);
     this.outstanding = request;
+    this.method = request.method;
     this.user = user;
     this.bytes = request.toBuffer();
   }

@@ -68,7 +68,10 @@ class Absorber {
 
 export class TransactionLayer implements TransactionHome {
   private servers = new Map<string, ServerTransaction>();
+  // Client transactions by branch alone: our branches are unique per request, except that a CANCEL
+  // shares its INVITE's (RFC 3261 §9.1), so CANCELs have their own map. No key to build per response.
   private clients = new Map<string, ClientTransaction>();
+  private cancels = new Map<string, ClientTransaction>();
   private absorber = new Absorber();
   readonly linger = new Linger();
   private branchSeq = 0;
@@ -111,7 +114,7 @@ export class TransactionLayer implements TransactionHome {
   /** Ends every transaction and its timers (server shutdown). */
   close(): void {
     this.linger.close();
-    for (const tx of [...this.servers.values(), ...this.clients.values()]) tx.terminate();
+    for (const tx of [...this.servers.values(), ...this.clients.values(), ...this.cancels.values()]) tx.terminate();
     this.absorber.close();
   }
 
@@ -122,25 +125,28 @@ export class TransactionLayer implements TransactionHome {
   forget(tx: Transaction): void {
     if (this.servers.get(tx.key) === tx) this.servers.delete(tx.key);
     else if (this.clients.get(tx.key) === tx) this.clients.delete(tx.key);
+    else if (this.cancels.get(tx.key) === tx) this.cancels.delete(tx.key);
   }
 
   /** Returns false when the response matched no client transaction. */
   receiveResponse(res: SipResponse): boolean {
     const via = res.topVia;
     if (!via || !via.branch || !res.cseq) return false;
-    const tx = this.clients.get(`${via.branch}|${res.cseq.method}`);
-    if (!tx) return false;
+    const method = res.cseq.method;
+    const tx = (method === 'CANCEL' ? this.cancels : this.clients).get(via.branch);
+    // RFC 3261 §17.1.3: the branch and the CSeq method both match.
+    if (!tx || tx.method !== method) return false;
     tx.receive(res);
     return true;
   }
 
   /** Sends `req` (its top Via already carrying a branch from newBranch()) in a new client transaction. */
   sendRequest(req: SipRequest, flow: Flow, user: ClientTransactionUser): ClientTransaction {
-    const key = `${req.topVia!.branch}|${req.method}`;
+    const branch = req.topVia!.branch!;
     const tx = req.method === 'INVITE'
-      ? new InviteClientTransaction(key, req, flow, user, this)
-      : new NonInviteClientTransaction(key, req, flow, user, this);
-    this.clients.set(key, tx);
+      ? new InviteClientTransaction(branch, req, flow, user, this)
+      : new NonInviteClientTransaction(branch, req, flow, user, this);
+    (req.method === 'CANCEL' ? this.cancels : this.clients).set(branch, tx);
     tx.start();
     return tx;
   }

@@ -8,8 +8,8 @@
  * with `npm run bench`'s µs/op tells how much of an operation is our JS and how much is sockets,
  * event-loop wake-ups and the other process sharing the cores. The calls are the bench's scenarios
  * (`uac_call.xml`, `uas_answer.xml`, `uas_ring_cancel.xml`) without their pauses: a trusted trunk
- * calls `callee` or `group1`; each leg answers 100 and 180, the answering leg 200 one turn of the
- * event loop later, the others 200 and 487 to the CANCEL; the caller ACKs and hangs up at once.
+ * calls `callee` or `group1`; each leg answers 100 and 180, the answering leg then 200, after every
+ * leg's 180; the others answer the CANCEL with 200 and 487; the caller ACKs and hangs up at once.
  */
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -125,7 +125,7 @@ function bytesOf(msg: SipMessage, body?: Buffer): Buffer {
 
 /**
  * A trunk calls `target` (a mapping of `callee` or of the group): each leg answers 100 and 180, an
- * answering leg 200 a little later; ringing legs answer CANCEL with 200 and 487; the caller ACKs the
+ * answering leg 200 after every leg's 180; ringing legs answer CANCEL with 200 and 487; the caller ACKs the
  * 200 and sends BYE at once.
  */
 function calls(target: string, title: string): Scenario {
@@ -137,7 +137,7 @@ function calls(target: string, title: string): Scenario {
     unit: 'call',
     start: (_i, op) => {
       const callId = `call${op}@pipeline`;
-      const invite = new SipRequest(`INVITE`, `sip:${target}@${DOMAIN}`, [], Buffer.alloc(0));
+      const invite = new SipRequest('INVITE', `sip:${target}@${DOMAIN}`, [], Buffer.alloc(0));
       for (const [name, value] of [
         ['Via', `SIP/2.0/UDP 127.0.0.1:${CALLER_PORT};branch=z9hG4bK-c${op}`], ['From', `<sip:trunk@127.0.0.1:${CALLER_PORT}>;tag=c${op}`],
         ['To', `<sip:${target}@${DOMAIN}>`], ['Call-ID', callId], ['CSeq', '1 INVITE'], ['Contact', `<sip:trunk@127.0.0.1:${CALLER_PORT}>`],

@@ -29,6 +29,8 @@ interface Branch {
   /** CANCEL owed once the branch's first provisional arrives (§9.1 forbids CANCEL before it). */
   cancelReason: string | null | undefined;
   timerC?: NodeJS.Timeout;
+  /** Timer C cancelled this branch: its 487 means the callee never answered (408), not a CANCEL by the caller. */
+  timedOut?: boolean;
 }
 
 export interface ForkOptions {
@@ -150,7 +152,7 @@ export class ResponseContext implements ClientTransactionUser {
         return;
       }
     }
-    if (u) this.consider(u, this.upstream(res));
+    if (u) this.consider(u, b.timedOut && s === 487 ? reason(this.upstream(res), 408, 'Request Timeout') : this.upstream(res));
     if (s >= 600 && !this.group) this.cancelPending(null);
     this.maybeFinish();
   }
@@ -197,10 +199,17 @@ export class ResponseContext implements ClientTransactionUser {
     this.layer.sendRequest(cancel, b.flow, { onResponse: () => undefined, onFailure: () => undefined });
   }
 
+  /** Starts Timer C, or restarts it: every provisional of a ringing leg does (§16.7 step 2). */
   private armTimerC(b: Branch): void {
-    this.clearTimerC(b);
+    // A restart reuses the branch's timer rather than making a new one per provisional.
+    if (b.timerC) {
+      b.timerC.refresh();
+      return;
+    }
     b.timerC = setTimeout(() => {
-      if (b.final === null && !b.cancelSent) this.sendCancel(b, null);
+      if (b.final !== null || b.cancelSent) return;
+      b.timedOut = true;
+      this.sendCancel(b, null);
     }, this.timerCMs);
     b.timerC.unref?.();
   }

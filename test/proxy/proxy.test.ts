@@ -34,47 +34,49 @@ async function survivors(watched: Map<string, WeakRef<object>>): Promise<string[
   return alive;
 }
 
+// The server and the caller of the suite running: each suite starts its own in `before`.
+let srv: TestServer;
+let alice: UdpPeer;
+
+async function registerPeer(peer: UdpPeer, user: string) {
+  const msg = (cseq: number, auth?: string) => [
+    'REGISTER sip:wac.local SIP/2.0', `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};rport;branch=z9hG4bK${rnd()}`,
+    'Max-Forwards: 70', `From: <sip:${user}@wac.local>;tag=${rnd()}`, `To: <sip:${user}@wac.local>`, `Call-ID: reg-${peer.port}`,
+    `CSeq: ${cseq} REGISTER`, `Contact: <sip:${user}@127.0.0.1:${peer.port}>`, ...(auth ? [`Authorization: ${auth}`] : []),
+    'Content-Length: 0', '', ''].join('\r\n');
+  peer.send(msg(1), srv.sipPort);
+  const ch = await peer.response();
+  peer.send(msg(2, digestAnswer(ch.get('www-authenticate')!, user, `pw-${user}`, 'REGISTER', 'sip:wac.local')), srv.sipPort);
+  expect((await peer.response()).status).to.equal(200);
+}
+
+function invite(to: string, o: { cseq: number; callId: string; branch?: string; auth?: string; mf?: number }): string {
+  return [
+    `INVITE sip:${to}@wac.local SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${alice.port};rport;branch=${o.branch ?? `z9hG4bK${rnd()}`}`,
+    `Max-Forwards: ${o.mf ?? 70}`, 'From: <sip:alice@wac.local>;tag=alicetag', `To: <sip:${to}@wac.local>`, `Call-ID: ${o.callId}`,
+    `CSeq: ${o.cseq} INVITE`, `Contact: <sip:alice@127.0.0.1:${alice.port}>`, ...(o.auth ? [`Proxy-Authorization: ${o.auth}`] : []),
+    'Content-Type: application/sdp', 'Content-Length: 4', '', 'v=0;'].join('\r\n');
+}
+
+/** Sends an INVITE, answers the 407, and returns the branch of the authenticated INVITE. */
+async function authedInvite(to: string, callId: string): Promise<string> {
+  alice.send(invite(to, { cseq: 1, callId }), srv.sipPort);
+  const ch = await alice.response();
+  expect(ch.status).to.equal(407);
+  alice.send(ack(ch, 1, `sip:${to}@wac.local`), srv.sipPort);
+  const branch = `z9hG4bK${rnd()}`;
+  alice.send(invite(to, { cseq: 2, callId, branch, auth: digestAnswer(ch.get('proxy-authenticate')!, 'alice', 'pw-alice', 'INVITE', `sip:${to}@wac.local`) }), srv.sipPort);
+  return branch;
+}
+
+function ack(res: SipResponse, cseq: number, uri: string, routes: string[] = []): string {
+  return [`ACK ${uri} SIP/2.0`, `Via: ${res.getAll('via')[0]}`, 'Max-Forwards: 70', `From: ${res.get('from')}`, `To: ${res.get('to')}`,
+    `Call-ID: ${res.callId}`, `CSeq: ${cseq} ACK`, ...routes.map((r) => `Route: ${r}`), 'Content-Length: 0', '', ''].join('\r\n');
+}
+
 describe('stateful proxy over UDP', () => {
-  let srv: TestServer;
-  let alice: UdpPeer;
   let bob1: UdpPeer;
   let bob2: UdpPeer;
-
-  async function registerPeer(peer: UdpPeer, user: string) {
-    const msg = (cseq: number, auth?: string) => [
-      'REGISTER sip:wac.local SIP/2.0', `Via: SIP/2.0/UDP 127.0.0.1:${peer.port};rport;branch=z9hG4bK${rnd()}`,
-      'Max-Forwards: 70', `From: <sip:${user}@wac.local>;tag=${rnd()}`, `To: <sip:${user}@wac.local>`, `Call-ID: reg-${peer.port}`,
-      `CSeq: ${cseq} REGISTER`, `Contact: <sip:${user}@127.0.0.1:${peer.port}>`, ...(auth ? [`Authorization: ${auth}`] : []),
-      'Content-Length: 0', '', ''].join('\r\n');
-    peer.send(msg(1), srv.sipPort);
-    const ch = await peer.response();
-    peer.send(msg(2, digestAnswer(ch.get('www-authenticate')!, user, `pw-${user}`, 'REGISTER', 'sip:wac.local')), srv.sipPort);
-    expect((await peer.response()).status).to.equal(200);
-  }
-
-  function invite(to: string, o: { cseq: number; callId: string; branch?: string; auth?: string; mf?: number }): string {
-    return [
-      `INVITE sip:${to}@wac.local SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${alice.port};rport;branch=${o.branch ?? `z9hG4bK${rnd()}`}`,
-      `Max-Forwards: ${o.mf ?? 70}`, 'From: <sip:alice@wac.local>;tag=alicetag', `To: <sip:${to}@wac.local>`, `Call-ID: ${o.callId}`,
-      `CSeq: ${o.cseq} INVITE`, `Contact: <sip:alice@127.0.0.1:${alice.port}>`, ...(o.auth ? [`Proxy-Authorization: ${o.auth}`] : []),
-      'Content-Type: application/sdp', 'Content-Length: 4', '', 'v=0;'].join('\r\n');
-  }
-
-  /** Sends an INVITE, answers the 407, and returns the branch of the authenticated INVITE. */
-  async function authedInvite(to: string, callId: string): Promise<string> {
-    alice.send(invite(to, { cseq: 1, callId }), srv.sipPort);
-    const ch = await alice.response();
-    expect(ch.status).to.equal(407);
-    alice.send(ack(ch, 1, `sip:${to}@wac.local`), srv.sipPort);
-    const branch = `z9hG4bK${rnd()}`;
-    alice.send(invite(to, { cseq: 2, callId, branch, auth: digestAnswer(ch.get('proxy-authenticate')!, 'alice', 'pw-alice', 'INVITE', `sip:${to}@wac.local`) }), srv.sipPort);
-    return branch;
-  }
-
-  function ack(res: SipResponse, cseq: number, uri: string, routes: string[] = []): string {
-    return [`ACK ${uri} SIP/2.0`, `Via: ${res.getAll('via')[0]}`, 'Max-Forwards: 70', `From: ${res.get('from')}`, `To: ${res.get('to')}`,
-      `Call-ID: ${res.callId}`, `CSeq: ${cseq} ACK`, ...routes.map((r) => `Route: ${r}`), 'Content-Length: 0', '', ''].join('\r\n');
-  }
 
   before(async () => {
     srv = await startTestServer();
@@ -242,5 +244,43 @@ describe('stateful proxy over UDP', () => {
     expect(Object.fromEntries(Object.keys(lingering).map((n) => [n, txs.get(n)?.deref()?.state]))).to.deep.equal(lingering);
     // The INVITE's context stays: Accepted still passes 2xx retransmissions upstream through it.
     expect(await survivors(watched), 'still reachable').to.deep.equal(['INVITE 2 context']);
+  });
+});
+
+describe('stateful proxy over UDP: Timer C (RFC 3261 §16.6 step 11, §16.8)', () => {
+  let carol: UdpPeer;
+
+  before(async () => {
+    srv = await startTestServer({ ini: '[proxy]\ntimer_c = 1' });
+    for (const u of ['alice', 'carol']) await srv.addUser(u, `pw-${u}`);
+    [alice, carol] = await Promise.all([UdpPeer.open(), UdpPeer.open()]);
+    await registerPeer(alice, 'alice');
+    await registerPeer(carol, 'carol');
+  });
+  after(async () => {
+    for (const p of [alice, carol]) p.close();
+    await srv.close();
+  });
+
+  it('restarts on every provisional, then CANCELs the ringing leg and gives the caller 408', async () => {
+    await authedInvite('carol', rnd());
+    const inv = await carol.request();
+    carol.send(reply(inv, '180 Ringing', 'c1'), srv.sipPort);
+    const firstRing = Date.now();
+    expect((await alice.response()).status).to.equal(180);
+    // Past half of Timer C, a second provisional starts it again.
+    await new Promise((r) => setTimeout(r, 600));
+    carol.send(reply(inv, '183 Session Progress', 'c1'), srv.sipPort);
+    expect((await alice.response()).status).to.equal(183);
+    const cancel = await carol.request(3000);
+    const after = Date.now() - firstRing;
+    expect(cancel.method).to.equal('CANCEL');
+    // Without the restart it would have come 1 s after the first 180.
+    expect(after, 'ms from the first 180 to the CANCEL').to.be.at.least(1500);
+    carol.send(reply(cancel, '200 OK', null), srv.sipPort);
+    carol.send(reply(inv, '487 Request Terminated', 'c1'), srv.sipPort);
+    expect((await carol.request()).method).to.equal('ACK');
+    const final = await alice.response();
+    expect([final.status, final.reason]).to.deep.equal([408, 'Request Timeout']);
   });
 });

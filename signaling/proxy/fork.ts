@@ -108,7 +108,9 @@ export class ResponseContext implements ClientTransactionUser {
   /** Sends one branch; `req` is already a prepared copy with our Via on top. */
   addBranch(req: SipRequest, flow: Flow, label: string | null = null, reauthorize?: Reauthorize): void {
     const tx = this.layer.sendRequest(req, flow, this);
-    this.branches.set(tx, { tx, flow, label, reauthorize, final: null, cancelSent: false, cancelReason: undefined });
+    const b: Branch = { tx, flow, label, reauthorize, final: null, cancelSent: false, cancelReason: undefined };
+    this.branches.set(tx, b);
+    if (this.isInvite) this.armTimerC(b);
   }
 
   onResponse(res: SipResponse, tx: ClientTransaction): void {
@@ -117,7 +119,7 @@ export class ResponseContext implements ClientTransactionUser {
     const s = res.status;
     if (s < 200) {
       if (b.cancelReason !== undefined && !b.cancelSent) this.sendCancel(b, b.cancelReason);
-      if (this.isInvite) this.armTimerC(b);
+      if (s > 100 && this.isInvite) this.armTimerC(b);
       if (s > 100 && this.undecided) this.server.respond(this.upstream(res));
       return;
     }
@@ -144,7 +146,8 @@ export class ResponseContext implements ClientTransactionUser {
       return;
     }
     if (!first) return;
-    if ((s === 401 || s === 407) && reauthorize && u) {
+    // A caller who has CANCELled gets no new leg.
+    if ((s === 401 || s === 407) && reauthorize && u && !u.cancelled) {
       const again = reauthorize(res);
       if (again) {
         this.branches.delete(tx);
@@ -152,7 +155,9 @@ export class ResponseContext implements ClientTransactionUser {
         return;
       }
     }
-    if (u) this.consider(u, b.timedOut && s === 487 ? reason(this.upstream(res), 408, 'Request Timeout') : this.upstream(res));
+    // Only a call being set up times out: a 408 to a re-INVITE would end its dialog (RFC 3261 §14.1).
+    const timedOut = b.timedOut && s === 487 && u !== null && u.request.toTag === null;
+    if (u) this.consider(u, timedOut ? reason(this.upstream(res), 408, 'Request Timeout') : this.upstream(res));
     if (s >= 600 && !this.group) this.cancelPending(null);
     this.maybeFinish();
   }
@@ -199,7 +204,7 @@ export class ResponseContext implements ClientTransactionUser {
     this.layer.sendRequest(cancel, b.flow, { onResponse: () => undefined, onFailure: () => undefined });
   }
 
-  /** Starts Timer C, or restarts it: every provisional of a ringing leg does (§16.7 step 2). */
+  /** Starts Timer C as the INVITE goes out (§16.6 step 11); each provisional but 100 restarts it (§16.7 step 2). */
   private armTimerC(b: Branch): void {
     // A restart reuses the branch's timer rather than making a new one per provisional.
     if (b.timerC) {
@@ -209,7 +214,9 @@ export class ResponseContext implements ClientTransactionUser {
     b.timerC = setTimeout(() => {
       if (b.final !== null || b.cancelSent) return;
       b.timedOut = true;
-      this.sendCancel(b, null);
+      // No CANCEL before a provisional (§9.1): the branch counts as answered 408 (§16.8).
+      if (b.tx.gotProvisional) this.sendCancel(b, null);
+      else this.onFailure(b.tx, 'timeout');
     }, this.timerCMs);
     b.timerC.unref?.();
   }

@@ -58,8 +58,10 @@ describe('call recorder: ceilings', () => {
     const short = new CdrRecorder(new Cdrs(store), feed, createLogger('silent'), 100, 10, 60_000);
     try {
       short.started('long-1', 'direct', 'alice-id', 'bob-id', ['alice-id', 'bob-id']);
+      const answeredAt = Date.now();
       short.answered('long-1', 'bob-id', 200, ['a', 'b']);
       await until('its record', async () => (await new Cdrs(store).list()).length === 1);
+      expect(Date.now() - answeredAt, 'ms from the answer to the record').to.be.at.least(100);
       expect((await new Cdrs(store).list())[0]).to.include({ callId: 'long-1', code: 200, result: 'answered' });
       await until('the call to leave the live view', async () => (await live.calls()).length === 0);
     } finally {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { SipMappings } from '../../shared/model/sip-mappings';
 import { Proxy } from '../../signaling/proxy/proxy';
 import { SipRequest, SipResponse } from '../../signaling/sip/message';
 import { ClientTransaction } from '../../signaling/transaction/client';
@@ -249,18 +250,29 @@ describe('stateful proxy over UDP', () => {
 
 describe('stateful proxy over UDP: Timer C (RFC 3261 §16.6 step 11, §16.8)', () => {
   let carol: UdpPeer;
+  // What this suite opened, closed in reverse: a failed `before` must not close the other suite's.
+  const opened: Array<() => unknown> = [];
 
   before(async () => {
     srv = await startTestServer({ ini: '[proxy]\ntimer_c = 1' });
+    opened.push(() => srv.close());
     for (const u of ['alice', 'carol']) await srv.addUser(u, `pw-${u}`);
     [alice, carol] = await Promise.all([UdpPeer.open(), UdpPeer.open()]);
+    opened.push(() => alice.close(), () => carol.close());
     await registerPeer(alice, 'alice');
     await registerPeer(carol, 'carol');
   });
   after(async () => {
-    for (const p of [alice, carol]) p.close();
-    await srv.close();
+    for (const close of opened.reverse()) await close();
   });
+
+  /** The next request carol gets that is not a retransmission of the INVITE. */
+  async function nextBut(inv: SipRequest, ms: number): Promise<SipRequest> {
+    for (;;) {
+      const req = await carol.request(ms);
+      if (req.method !== 'INVITE' || req.topVia!.branch !== inv.topVia!.branch) return req;
+    }
+  }
 
   it('restarts on every provisional, then CANCELs the ringing leg and gives the caller 408', async () => {
     await authedInvite('carol', rnd());
@@ -272,15 +284,71 @@ describe('stateful proxy over UDP: Timer C (RFC 3261 §16.6 step 11, §16.8)', (
     await new Promise((r) => setTimeout(r, 600));
     carol.send(reply(inv, '183 Session Progress', 'c1'), srv.sipPort);
     expect((await alice.response()).status).to.equal(183);
-    const cancel = await carol.request(3000);
+    const cancel = await nextBut(inv, 3000);
     const after = Date.now() - firstRing;
     expect(cancel.method).to.equal('CANCEL');
     // Without the restart it would have come 1 s after the first 180.
     expect(after, 'ms from the first 180 to the CANCEL').to.be.at.least(1500);
     carol.send(reply(cancel, '200 OK', null), srv.sipPort);
     carol.send(reply(inv, '487 Request Terminated', 'c1'), srv.sipPort);
-    expect((await carol.request()).method).to.equal('ACK');
+    expect((await nextBut(inv, 2000)).method).to.equal('ACK');
     const final = await alice.response();
     expect([final.status, final.reason]).to.deep.equal([408, 'Request Timeout']);
+    alice.send(ack(final, 2, 'sip:carol@wac.local'), srv.sipPort);
+  });
+
+  it('runs from the INVITE: a leg that never answers at all gives the caller 408, with no CANCEL (§9.1)', async () => {
+    const callId = rnd();
+    await authedInvite('carol', callId);
+    const inv = await carol.request();
+    const sent = Date.now();
+    const final = await alice.response(3000);
+    expect([final.callId, final.status, final.reason]).to.deep.equal([callId, 408, 'Request Timeout']);
+    alice.send(ack(final, 2, 'sip:carol@wac.local'), srv.sipPort);
+    expect(Date.now() - sent, 'ms from the INVITE to the 408').to.be.at.least(900);
+    // Only retransmissions of the INVITE reached carol meanwhile.
+    const more = await nextBut(inv, 300).catch(() => null);
+    expect(more?.method ?? null).to.equal(null);
+  });
+});
+
+describe('stateful proxy over UDP: a trunk that challenges a call already CANCELled', () => {
+  let trunk: UdpPeer;
+  const opened: Array<() => unknown> = [];
+
+  before(async () => {
+    trunk = await UdpPeer.open();
+    opened.push(() => trunk.close());
+    // allow[] names another address: the test's peers on 127.0.0.1 call as users, not as the trunk.
+    srv = await startTestServer({ ini: `[trunk.t]\naddress = 127.0.0.1\nport = ${trunk.port}\nallow[] = 127.0.0.9\nusername = wac\npassword = trunk-pw` });
+    opened.push(() => srv.close());
+    await srv.addUser('alice', 'pw-alice');
+    const aliceId = (await srv.users.findByName('wac.local', 'alice'))!.id;
+    await new SipMappings(srv.wac.store, { realm: 'wac.local' }).create({ ownerUri: `wac-user:${aliceId}`, credential: { username: '300' } });
+    alice = await UdpPeer.open();
+    opened.push(() => alice.close());
+    await registerPeer(alice, 'alice');
+  });
+  after(async () => {
+    for (const close of opened.reverse()) await close();
+  });
+
+  it('ACKs the challenge and sends no new INVITE: the caller gets 487', async () => {
+    const callId = rnd();
+    const branch = await authedInvite('5551234', callId);
+    const inv = await trunk.request();
+    expect(inv.method).to.equal('INVITE');
+    alice.send([`CANCEL sip:5551234@wac.local SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${alice.port};rport;branch=${branch}`,
+      'Max-Forwards: 70', 'From: <sip:alice@wac.local>;tag=alicetag', 'To: <sip:5551234@wac.local>', `Call-ID: ${callId}`,
+      'CSeq: 2 CANCEL', 'Content-Length: 0', '', ''].join('\r\n'), srv.sipPort);
+    let res = await alice.response();
+    while (res.status === 100) res = await alice.response();
+    expect([res.status, res.cseq!.method]).to.deep.equal([200, 'CANCEL']);
+    // No provisional came, so the CANCEL waits (RFC 3261 §9.1); the trunk challenges instead.
+    trunk.send(reply(inv, '407 Proxy Authentication Required', 't1', ['Proxy-Authenticate: Digest realm="pstn", nonce="n1", qop="auth"']), srv.sipPort);
+    expect((await trunk.request()).method).to.equal('ACK');
+    const more = await trunk.request(400).catch(() => null);
+    expect(more === null ? null : `${more.method} ${more.topVia?.branch}`, 'what reached the trunk after the ACK').to.equal(null);
+    expect((await alice.response()).status).to.equal(487);
   });
 });

@@ -297,6 +297,34 @@ describe('stateful proxy over UDP: Timer C (RFC 3261 §16.6 step 11, §16.8)', (
     alice.send(ack(final, 2, 'sip:carol@wac.local'), srv.sipPort);
   });
 
+  it('a re-INVITE that Timer C CANCELs gives the caller 487, not 408 (which would end the call, RFC 3261 §14.1)', async () => {
+    const callId = rnd();
+    await authedInvite('carol', callId);
+    const inv = await carol.request();
+    carol.send(reply(inv, '200 OK', 'c2', [`Contact: <sip:carol@127.0.0.1:${carol.port}>`]), srv.sipPort);
+    let ok = await alice.response();
+    while (ok.status < 200) ok = await alice.response();
+    const routes = ok.getAll('record-route');
+    const target = `sip:carol@127.0.0.1:${carol.port}`;
+    alice.send(ack(ok, 2, target, routes).replace(/branch=[^;\r]+/, `branch=z9hG4bK${rnd()}`), srv.sipPort);
+    expect((await nextBut(inv, 2000)).method).to.equal('ACK');
+    alice.send([`INVITE ${target} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${alice.port};rport;branch=z9hG4bK${rnd()}`,
+      'Max-Forwards: 70', 'From: <sip:alice@wac.local>;tag=alicetag', `To: ${ok.get('to')}`, `Call-ID: ${callId}`, 'CSeq: 3 INVITE',
+      `Contact: <sip:alice@127.0.0.1:${alice.port}>`, ...routes.map((r) => `Route: ${r}`), 'Content-Length: 0', '', ''].join('\r\n'), srv.sipPort);
+    const reinvite = await nextBut(inv, 2000);
+    expect(reinvite.method).to.equal('INVITE');
+    carol.send(reply(reinvite, '180 Ringing', null), srv.sipPort);
+    const cancel = await nextBut(reinvite, 3000);
+    expect(cancel.method).to.equal('CANCEL');
+    carol.send(reply(cancel, '200 OK', null), srv.sipPort);
+    carol.send(reply(reinvite, '487 Request Terminated', null), srv.sipPort);
+    expect((await nextBut(reinvite, 2000)).method).to.equal('ACK');
+    let final = await alice.response();
+    while (final.status < 200) final = await alice.response();
+    expect([final.cseq!.seq, final.status]).to.deep.equal([3, 487]);
+    alice.send(ack(final, 3, target, routes), srv.sipPort);
+  });
+
   it('runs from the INVITE: a leg that never answers at all gives the caller 408, with no CANCEL (§9.1)', async () => {
     const callId = rnd();
     await authedInvite('carol', callId);
@@ -308,7 +336,7 @@ describe('stateful proxy over UDP: Timer C (RFC 3261 §16.6 step 11, §16.8)', (
     expect(Date.now() - sent, 'ms from the INVITE to the 408').to.be.at.least(900);
     // Only retransmissions of the INVITE reached carol meanwhile.
     const more = await nextBut(inv, 300).catch(() => null);
-    expect(more?.method ?? null).to.equal(null);
+    expect(more === null ? null : `${more.method} ${more.callId} ${more.cseq?.seq}`).to.equal(null);
   });
 });
 

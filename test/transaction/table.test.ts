@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { SipRequest, SipResponse } from '../../signaling/sip/message';
 import { parseMessage } from '../../signaling/sip/parser';
 import { ClientTransaction } from '../../signaling/transaction/client';
 import { TransactionLayer } from '../../signaling/transaction/table';
+import { TcpTransport } from '../../signaling/transport/tcp';
 import { UdpTransport } from '../../signaling/transport/udp';
 
 const request = (method: string, branch: string): SipRequest => parseMessage(Buffer.from([
@@ -46,6 +48,32 @@ describe('transaction layer: matching responses to client transactions (RFC 3261
       layer.close();
       peer.close();
       await udp.close();
+    }
+  });
+
+  it('over a reliable flow ends both at their final response: a repeated final matches nothing (Timers D and K are 0)', async () => {
+    const received: string[] = [];
+    const peer = net.createServer((sock) => sock.on('data', (d) => received.push(d.toString('latin1'))));
+    await new Promise<void>((r) => peer.listen(0, '127.0.0.1', () => r()));
+    const tcp = new TcpTransport({ onMessage: () => undefined, onFlowClosed: () => undefined }, 65536);
+    const layer = new TransactionLayer({ onRequest: () => undefined, onCancel: () => undefined, onAck: () => undefined }, (_req, flow) => flow);
+    try {
+      const flow = tcp.connect('127.0.0.1', (peer.address() as net.AddressInfo).port);
+      const got: Array<[string, number]> = [];
+      const user = (name: string) => ({ onResponse: (res: SipResponse) => got.push([name, res.status]), onFailure: () => undefined });
+      const branch = layer.newBranch();
+      layer.sendRequest(request('INVITE', branch), flow, user('invite'));
+      layer.sendRequest(request('CANCEL', branch), flow, user('cancel'));
+      for (let i = 0; i < 200 && !received.join('').includes('CANCEL sip:'); i++) await new Promise((r) => setTimeout(r, 5));
+      expect(layer.receiveResponse(response(200, 'CANCEL', branch))).to.equal(true);
+      expect(layer.receiveResponse(response(487, 'INVITE', branch))).to.equal(true);
+      expect(layer.receiveResponse(response(200, 'CANCEL', branch)), 'the CANCEL transaction is gone').to.equal(false);
+      expect(layer.receiveResponse(response(487, 'INVITE', branch)), 'the INVITE transaction is gone').to.equal(false);
+      expect(got).to.deep.equal([['cancel', 200], ['invite', 487]]);
+    } finally {
+      layer.close();
+      await tcp.close();
+      await new Promise((r) => peer.close(r));
     }
   });
 });

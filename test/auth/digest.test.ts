@@ -29,7 +29,9 @@ describe('auth/digest', () => {
   it('refuses a wrong password, a forged nonce and another method', () => {
     const nonce = d.newNonce();
     expect(d.verify(answer(nonce, '00000001', 'wrong'), 'REGISTER', ha1)).to.equal('bad');
-    expect(d.verify(answer(nonce.replace(/.$/, 'x')), 'REGISTER', ha1)).to.equal('bad');
+    // Another last character of the signature (replacing it with a fixed one left it unchanged 1 time in 64).
+    const forged = nonce.slice(0, -1) + (nonce.endsWith('x') ? 'y' : 'x');
+    expect(d.verify(answer(forged), 'REGISTER', ha1)).to.equal('bad');
     expect(d.verify(answer(nonce), 'INVITE', ha1)).to.equal('bad');
   });
 

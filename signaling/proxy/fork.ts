@@ -155,9 +155,11 @@ export class ResponseContext implements ClientTransactionUser {
         return;
       }
     }
-    // Only a call being set up times out: a 408 to a re-INVITE would end its dialog (RFC 3261 §14.1).
-    const timedOut = b.timedOut && s === 487 && u !== null && u.request.toTag === null;
-    if (u) this.consider(u, timedOut ? reason(this.upstream(res), 408, 'Request Timeout') : this.upstream(res));
+    if (u) {
+      // Only a call being set up times out: a 408 to a re-INVITE would end its dialog (RFC 3261 §14.1).
+      const timedOut = b.timedOut && s === 487 && u.request.toTag === null;
+      this.consider(u, timedOut ? reason(this.upstream(res), 408, 'Request Timeout') : this.upstream(res));
+    }
     if (s >= 600 && !this.group) this.cancelPending(null);
     this.maybeFinish();
   }
@@ -213,10 +215,10 @@ export class ResponseContext implements ClientTransactionUser {
     }
     b.timerC = setTimeout(() => {
       if (b.final !== null || b.cancelSent) return;
-      b.timedOut = true;
       // No CANCEL before a provisional (§9.1): the branch counts as answered 408 (§16.8).
-      if (b.tx.gotProvisional) this.sendCancel(b, null);
-      else this.onFailure(b.tx, 'timeout');
+      if (!b.tx.gotProvisional) return this.onFailure(b.tx, 'timeout');
+      b.timedOut = true;
+      this.sendCancel(b, null);
     }, this.timerCMs);
     b.timerC.unref?.();
   }

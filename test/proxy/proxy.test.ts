@@ -59,6 +59,13 @@ function invite(to: string, o: { cseq: number; callId: string; branch?: string; 
     'Content-Type: application/sdp', 'Content-Length: 4', '', 'v=0;'].join('\r\n');
 }
 
+/** Alice's CANCEL of her authenticated INVITE (CSeq 2) to `to`, on that INVITE's branch. */
+function cancelOf(to: string, callId: string, branch: string): string {
+  return [`CANCEL sip:${to}@wac.local SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${alice.port};rport;branch=${branch}`,
+    'Max-Forwards: 70', 'From: <sip:alice@wac.local>;tag=alicetag', `To: <sip:${to}@wac.local>`, `Call-ID: ${callId}`,
+    'CSeq: 2 CANCEL', 'Content-Length: 0', '', ''].join('\r\n');
+}
+
 /** Sends an INVITE, answers the 407, and returns the branch of the authenticated INVITE. */
 async function authedInvite(to: string, callId: string): Promise<string> {
   alice.send(invite(to, { cseq: 1, callId }), srv.sipPort);
@@ -179,9 +186,7 @@ describe('stateful proxy over UDP', () => {
     bob2.send(reply(in2, '180 Ringing', 'b2'), srv.sipPort);
     await alice.response();
     await alice.response();
-    alice.send([`CANCEL sip:bob@wac.local SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${alice.port};rport;branch=${branch}`,
-      'Max-Forwards: 70', 'From: <sip:alice@wac.local>;tag=alicetag', 'To: <sip:bob@wac.local>', `Call-ID: ${callId}`,
-      'CSeq: 2 CANCEL', 'Content-Length: 0', '', ''].join('\r\n'), srv.sipPort);
+    alice.send(cancelOf('bob', callId, branch), srv.sipPort);
     const c200 = await alice.response();
     expect(c200.status).to.equal(200);
     expect(c200.cseq!.method).to.equal('CANCEL');
@@ -366,9 +371,7 @@ describe('stateful proxy over UDP: a trunk that challenges a call already CANCEL
     const branch = await authedInvite('5551234', callId);
     const inv = await trunk.request();
     expect(inv.method).to.equal('INVITE');
-    alice.send([`CANCEL sip:5551234@wac.local SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${alice.port};rport;branch=${branch}`,
-      'Max-Forwards: 70', 'From: <sip:alice@wac.local>;tag=alicetag', 'To: <sip:5551234@wac.local>', `Call-ID: ${callId}`,
-      'CSeq: 2 CANCEL', 'Content-Length: 0', '', ''].join('\r\n'), srv.sipPort);
+    alice.send(cancelOf('5551234', callId, branch), srv.sipPort);
     let res = await alice.response();
     while (res.status === 100) res = await alice.response();
     expect([res.status, res.cseq!.method]).to.deep.equal([200, 'CANCEL']);

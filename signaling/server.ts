@@ -17,6 +17,7 @@ import { parseMessage } from './sip/parser';
 import { createResponse } from './sip/response';
 import { checkRequest, isSoundResponse } from './sip/validate';
 import { TransactionLayer } from './transaction/table';
+import { Timers } from './transaction/timers';
 import { Flow, FlowHandler, FlowRegistry } from './transport/flow';
 import { TcpTransport } from './transport/tcp';
 import { UdpTransport } from './transport/udp';
@@ -116,7 +117,7 @@ export async function startSignaling(config: Config, store: Store, live: LiveSta
     // Mostly the source port itself: then the flow that brought the request serves (one object fewer per transaction).
     return port === flow.remotePort ? flow : udp.flow(flow.remoteAddress, port);
   };
-  const layer = new TransactionLayer(proxy, replyFlow);
+  const layer = new TransactionLayer(proxy, replyFlow, new Timers(config.timers));
   proxy.attach(layer);
 
   function receive(data: Buffer, flow: Flow): void {

@@ -82,6 +82,17 @@ const proxySchema = z.strictObject({
   timer_c: int(1, 86400).default(180),
 });
 
+// RFC 3261 §17.1.1.1's base timer values, in milliseconds; every transaction timer derives from them.
+const timersSchema = z
+  .strictObject({
+    t1: int(1, 60000).default(500),
+    t2: int(1, 600000).default(4000),
+    t4: int(1, 600000).default(5000),
+  })
+  .superRefine((t, ctx) => {
+    if (t.t2 < t.t1) ctx.addIssue({ code: 'custom', path: ['t2'], message: 'must not be below t1' });
+  });
+
 const storeSchema = z.strictObject({
   backend: z.enum(['memory', 'redis'], { error: 'must be memory or redis' }).default('memory'),
   dir: nonEmpty().default('./data'),
@@ -130,6 +141,7 @@ const configSchema = z.strictObject({
   server: serverSchema.prefault({}),
   registrar: registrarSchema.prefault({}),
   proxy: proxySchema.prefault({}),
+  timers: timersSchema.prefault({}),
   store: storeSchema.prefault({}),
   auth: authSchema.prefault({}),
   users: usersSchema.prefault({}),

@@ -7,7 +7,7 @@
 import { header, NO_BODY, own, SipRequest, SipResponse } from '../sip/message';
 import { parseNameAddr } from '../sip/name-addr';
 import { createResponse } from '../sip/response';
-import { ClientTransaction, ClientTransactionUser } from '../transaction/client';
+import { ClientTransaction, ClientTransactionUser, InviteClientTransaction } from '../transaction/client';
 import { ServerTransaction } from '../transaction/server';
 import { TransactionLayer } from '../transaction/table';
 import { Flow } from '../transport/flow';
@@ -202,8 +202,9 @@ export class ResponseContext implements ClientTransactionUser {
     headers.push(header('Max-Forwards', '70'), header('CSeq', `${inv.cseq!.seq} CANCEL`));
     if (reason) headers.push(header('Reason', reason));
     const cancel = new SipRequest('CANCEL', inv.uri, headers, NO_BODY);
-    // The CANCEL's own outcome does not matter: the INVITE branch's 487 (or Timer) settles it.
+    // The CANCEL's own outcome does not matter: the INVITE branch's 487 (or its timeout) settles it.
     this.layer.sendRequest(cancel, b.flow, { onResponse: () => undefined, onFailure: () => undefined });
+    if (b.tx instanceof InviteClientTransaction) b.tx.cancelled();
   }
 
   /** Starts Timer C as the INVITE goes out (§16.6 step 11); each provisional but 100 restarts it (§16.7 step 2). */
@@ -215,8 +216,9 @@ export class ResponseContext implements ClientTransactionUser {
     }
     b.timerC = setTimeout(() => {
       if (b.final !== null || b.cancelSent) return;
-      // No CANCEL before a provisional (§9.1): the branch counts as answered 408 (§16.8).
-      if (!b.tx.gotProvisional) return this.onFailure(b.tx, 'timeout');
+      // No CANCEL before a provisional (§9.1): the branch ends as if answered 408 (§16.8), and its
+      // INVITE is no longer retransmitted.
+      if (!b.tx.gotProvisional) return b.tx.timeOut();
       b.timedOut = true;
       this.sendCancel(b, null);
     }, this.timerCMs);

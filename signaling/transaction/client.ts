@@ -1,7 +1,6 @@
 /** Client transactions (RFC 3261 §17.1, with RFC 6026's Accepted state for INVITE). */
 import { header, NO_BODY, SipRequest, SipResponse } from '../sip/message';
 import { Flow } from '../transport/flow';
-import { Timers, T2 } from './timers';
 import { Transaction, TransactionHome } from './transaction';
 
 /** The only way up from a client transaction. */
@@ -47,6 +46,11 @@ export abstract class ClientTransaction extends Transaction {
   protected abstract armTimers(): void;
   abstract receive(res: SipResponse): void;
 
+  /** Ends the transaction as if its timeout had fired, unless its final response has come. */
+  timeOut(): void {
+    if (this.outstanding) this.fail('timeout');
+  }
+
   protected fail(reason: 'timeout' | 'transport'): void {
     if (this.state === 'terminated') return;
     const user = this.finish();
@@ -80,10 +84,18 @@ export class InviteClientTransaction extends ClientTransaction {
   private ack: string | null = null;
 
   protected armTimers(): void {
-    if (!this.flow.reliable) this.retransmit(Timers.A, Infinity, () => this.state === 'calling');
-    this.armTimeout(Timers.B, () => {
+    if (!this.flow.reliable) this.retransmit(this.home.timers.A, Infinity, () => this.state === 'calling');
+    this.armTimeout(this.home.timers.B, () => {
       if (this.state === 'calling') this.fail('timeout');
     });
+  }
+
+  /**
+   * A CANCEL went out for this INVITE: a UAS that answers neither must not keep it (and its caller)
+   * waiting, so with no final response 64*T1 later it ends as timed out (RFC 3261 §9.1).
+   */
+  cancelled(): void {
+    if (this.outstanding) this.armTimeout(this.home.timers.B, () => this.timeOut());
   }
 
   receive(res: SipResponse): void {
@@ -102,12 +114,12 @@ export class InviteClientTransaction extends ClientTransaction {
         } else if (s < 300) {
           // Accepted still passes 2xx up (RFC 6026), so only the request goes.
           this.outstanding = null;
-          this.linger('accepted', Timers.M);
+          this.linger('accepted', this.home.timers.M);
           this.report(res);
         } else {
           if (this.outstanding) this.sendAck(this.outstanding, res);
           const user = this.finish();
-          this.linger('completed', Timers.D(this.flow.reliable));
+          this.linger('completed', this.home.timers.D(this.flow.reliable));
           user?.onResponse(res, this);
         }
         break;
@@ -146,9 +158,9 @@ export class InviteClientTransaction extends ClientTransaction {
 export class NonInviteClientTransaction extends ClientTransaction {
   protected armTimers(): void {
     if (!this.flow.reliable) {
-      this.retransmit(Timers.E, T2, () => this.state === 'trying' || this.state === 'proceeding');
+      this.retransmit(this.home.timers.E, this.home.timers.T2, () => this.state === 'trying' || this.state === 'proceeding');
     }
-    this.armTimeout(Timers.F, () => this.fail('timeout'));
+    this.armTimeout(this.home.timers.F, () => this.fail('timeout'));
   }
 
   receive(res: SipResponse): void {
@@ -161,7 +173,7 @@ export class NonInviteClientTransaction extends ClientTransaction {
     }
     this.bytes = NO_BYTES;
     const user = this.finish();
-    this.linger('completed', Timers.K(this.flow.reliable));
+    this.linger('completed', this.home.timers.K(this.flow.reliable));
     user?.onResponse(res, this);
   }
 }

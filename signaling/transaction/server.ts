@@ -1,7 +1,6 @@
 /** Server transactions (RFC 3261 §17.2, with RFC 6026's Accepted state for INVITE). */
 import { SipResponse } from '../sip/message';
 import { Flow } from '../transport/flow';
-import { Timers, T2 } from './timers';
 import { Transaction, TransactionHome } from './transaction';
 
 /**
@@ -53,14 +52,14 @@ export class InviteServerTransaction extends ServerTransaction {
         // Accepted resends nothing of its own: the TU hands down every 2xx retransmission.
         this.lastBytes = null;
         this.replyFlow.send(res.toBuffer());
-        this.linger('accepted', Timers.L);
+        this.linger('accepted', this.home.timers.L);
         return;
       }
       this.send(res);
       if (res.status < 200) return;
       this.state = 'completed';
-      if (!this.replyFlow.reliable) this.retransmit(Timers.G);
-      this.armTimeout(Timers.H, () => this.terminate());
+      if (!this.replyFlow.reliable) this.retransmit(this.home.timers.G);
+      this.armTimeout(this.home.timers.H, () => this.terminate());
     } else if (this.state === 'accepted' && res.status >= 200 && res.status < 300) {
       // Retransmissions of the 2xx (and 2xx from other forks) pass straight through (RFC 6026 §7.1).
       this.replyFlow.send(res.toBuffer());
@@ -71,7 +70,7 @@ export class InviteServerTransaction extends ServerTransaction {
     this.armRetransmit(interval, () => {
       if (this.state !== 'completed') return;
       this.resend();
-      this.retransmit(Math.min(2 * interval, T2));
+      this.retransmit(Math.min(2 * interval, this.home.timers.T2));
     });
   }
 
@@ -83,7 +82,7 @@ export class InviteServerTransaction extends ServerTransaction {
     if (this.state !== 'completed') return;
     // Confirmed only absorbs ACKs.
     this.lastBytes = null;
-    this.linger('confirmed', Timers.I(this.replyFlow.reliable));
+    this.linger('confirmed', this.home.timers.I(this.replyFlow.reliable));
   }
 }
 

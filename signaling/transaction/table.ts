@@ -37,11 +37,14 @@ type Absorbed = { key: string; text: string; flow: Flow };
  */
 class Absorber {
   private entries = new Map<string, Absorbed>();
-  private generations = new Generations<Absorbed[]>(Timers.J, () => [], (expired) => {
-    for (const e of expired) if (this.entries.get(e.key) === e) this.entries.delete(e.key);
-  });
-
+  private generations: Generations<Absorbed[]>;
   private closed = false;
+
+  constructor(timerJ: number) {
+    this.generations = new Generations<Absorbed[]>(timerJ, () => [], (expired) => {
+      for (const e of expired) if (this.entries.get(e.key) === e) this.entries.delete(e.key);
+    });
+  }
 
   add(key: string, bytes: Buffer, flow: Flow): void {
     // After close no generation ages out any more: nothing may be kept.
@@ -72,11 +75,17 @@ export class TransactionLayer implements TransactionHome {
   // shares its INVITE's (RFC 3261 §9.1), so CANCELs have their own map. No key to build per response.
   private clients = new Map<string, ClientTransaction>();
   private cancels = new Map<string, ClientTransaction>();
-  private absorber = new Absorber();
+  private absorber: Absorber;
   readonly linger = new Linger();
   private branchSeq = 0;
 
-  constructor(private readonly tu: TransactionUser, private readonly replyFlow: ReplyFlow) {}
+  constructor(
+    private readonly tu: TransactionUser,
+    private readonly replyFlow: ReplyFlow,
+    readonly timers = new Timers(),
+  ) {
+    this.absorber = new Absorber(timers.J);
+  }
 
   /** A branch unique to this process (RFC 3261 §8.1.1.7). */
   newBranch(): string {

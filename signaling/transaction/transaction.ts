@@ -1,12 +1,14 @@
 /** What every transaction shares: its key, its flow, its timers, and its end. */
 import { Flow } from '../transport/flow';
 import { Linger } from './linger';
+import type { Timers } from './timers';
 
 export type State = 'calling' | 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
 
 /** The layer a transaction belongs to: where it waits out its late state and what forgets it. */
 export interface TransactionHome {
   readonly linger: Linger;
+  readonly timers: Timers;
   forget(tx: Transaction): void;
   /** Keeps a non-INVITE final response sent over UDP to answer retransmissions for Timer J. */
   absorb(key: string, finalBytes: Buffer, replyFlow: Flow): void;

@@ -339,9 +339,57 @@ describe('stateful proxy over UDP: Timer C (RFC 3261 §16.6 step 11, §16.8)', (
     expect([final.callId, final.status, final.reason]).to.deep.equal([callId, 408, 'Request Timeout']);
     alice.send(ack(final, 2, 'sip:carol@wac.local'), srv.sipPort);
     expect(Date.now() - sent, 'ms from the INVITE to the 408').to.be.at.least(900);
-    // Only retransmissions of the INVITE reached carol meanwhile.
-    const more = await nextBut(inv, 300).catch(() => null);
-    expect(more === null ? null : `${more.method} ${more.callId} ${more.cseq?.seq}`).to.equal(null);
+    // Until then only retransmissions of the INVITE reached carol (read from the queue now)...
+    const seen: string[] = [];
+    for (let r = await carol.request(1).catch(() => null); r; r = await carol.request(1).catch(() => null)) {
+      seen.push(`${r.method} ${r.callId === callId && r.topVia!.branch === inv.topVia!.branch ? 'retransmitted' : 'other'}`);
+    }
+    expect(seen.filter((x) => x !== 'INVITE retransmitted'), 'what carol got before the 408').to.deep.equal([]);
+    // ...and none after: Timer C ended the leg as if it had answered 408 (§16.8). Timer A would have
+    // sent one at 1.5 s.
+    const more = await carol.request(Math.max(1, sent + 2000 - Date.now())).catch(() => null);
+    expect(more === null ? null : `${more.method} ${more.callId} ${more.cseq?.seq}`, 'what carol got after the 408').to.equal(null);
+  });
+});
+
+describe('stateful proxy over UDP: a leg that answers neither the CANCEL nor the INVITE (RFC 3261 §9.1)', () => {
+  let carol: UdpPeer;
+  const opened: Array<() => unknown> = [];
+
+  before(async () => {
+    // T1 = 20 ms: the 64*T1 wait after a CANCEL is 1.28 s.
+    srv = await startTestServer({ ini: '[timers]\nt1 = 20\nt2 = 160' });
+    opened.push(() => srv.close());
+    for (const u of ['alice', 'carol']) await srv.addUser(u, `pw-${u}`);
+    [alice, carol] = await Promise.all([UdpPeer.open(), UdpPeer.open()]);
+    opened.push(() => alice.close(), () => carol.close());
+    await registerPeer(alice, 'alice');
+    await registerPeer(carol, 'carol');
+  });
+  after(async () => {
+    for (const close of opened.reverse()) await close();
+  });
+
+  it('gives the caller its 487 64*T1 after the CANCEL', async () => {
+    const callId = rnd();
+    const branch = await authedInvite('carol', callId);
+    const inv = await carol.request();
+    carol.send(reply(inv, '180 Ringing', 'c1'), srv.sipPort);
+    let res = await alice.response();
+    while (res.status === 100) res = await alice.response();
+    expect(res.status).to.equal(180);
+    alice.send(cancelOf('carol', callId, branch), srv.sipPort);
+    const cancelled = Date.now();
+    // Carol gets the CANCEL (and its retransmissions: she never answers it either).
+    let cancel = await carol.request();
+    while (cancel.method === 'INVITE') cancel = await carol.request();
+    expect(cancel.method).to.equal('CANCEL');
+    res = await alice.response();
+    expect([res.status, res.cseq!.method]).to.deep.equal([200, 'CANCEL']);
+    const final = await alice.response(5000);
+    expect([final.status, final.cseq!.method]).to.deep.equal([487, 'INVITE']);
+    expect(Date.now() - cancelled, 'ms from the CANCEL to the 487').to.be.within(1200, 4000);
+    alice.send(ack(final, 2, 'sip:carol@wac.local'), srv.sipPort);
   });
 });
 

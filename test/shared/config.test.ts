@@ -33,6 +33,7 @@ describe('config', () => {
       },
       registrar: { min_expires: 60, max_expires: 3600, default_expires: 600 },
       proxy: { timer_c: 180 },
+      timers: { t1: 500, t2: 4000, t4: 5000 },
       store: { backend: 'memory', dir: './data', redis_url: 'redis://127.0.0.1:6379' },
       auth: { admin_username: 'admin', token_expires: 3600, refresh_expires: 2592000 },
       users: { default_timezone: 'Europe/Madrid', default_locale: 'en-US' },
@@ -75,6 +76,10 @@ max_expires = 7200
 default_expires = 3600
 [proxy]
 timer_c = 200
+[timers]
+t1 = 100
+t2 = 1000
+t4 = 2000
 [store]
 backend = redis
 dir = /var/lib/wac
@@ -105,6 +110,7 @@ default_locale = gl-ES
     });
     expect(config.registrar).to.deep.equal({ min_expires: 30, max_expires: 7200, default_expires: 3600 });
     expect(config.proxy.timer_c).to.equal(200);
+    expect(config.timers).to.deep.equal({ t1: 100, t2: 1000, t4: 2000 });
     expect(config.store).to.deep.equal({ backend: 'redis', dir: '/var/lib/wac', redis_url: 'redis://redis:6379/2' });
     expect(config.auth).to.deep.equal({
       jwt_secret: 'abc', admin_username: 'root', admin_password: 'pw', token_expires: 600, refresh_expires: 7200,
@@ -136,6 +142,8 @@ default_locale = gl-ES
     it('tls_key without tls_cert', () => expectConfigError('[server]\ntls_key = /k.pem\n', 'server.tls_cert', 'required'));
     it('expires out of order', () =>
       expectConfigError('[registrar]\nmin_expires = 100\nmax_expires = 50\n', 'registrar.min_expires'));
+    it('t2 below t1', () => expectConfigError('[timers]\nt1 = 500\nt2 = 400\n', 'timers.t2', 'below t1'));
+    it('t1 of 0', () => expectConfigError('[timers]\nt1 = 0\n', 'timers.t1', 'between'));
     it('default_expires outside min..max', () =>
       expectConfigError('[registrar]\ndefault_expires = 7200\n', 'registrar.default_expires'));
     it('reports several problems at once', () =>

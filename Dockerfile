@@ -1,5 +1,8 @@
 FROM node:20-slim AS build
 WORKDIR /app
+# node-gyp builds the native UDP socket (signaling/transport/native) during npm ci.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 # Without a .dockerignore the context may carry the host's node_modules and
 # dist; npm ci and the rm replace both instead of trusting them.
 COPY . .
@@ -9,8 +12,10 @@ FROM node:20-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
+# No build tools here: the addon built above is copied instead.
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/signaling/transport/native/build/Release/wac_udp.node ./signaling/transport/native/build/Release/wac_udp.node
 # The shipped wac.ini binds to loopback, which is unreachable from outside the
 # container; mount another file and set WAC_INI to change anything else.
 COPY wac.ini ./wac.ini

@@ -43,7 +43,7 @@ if (flag('--help') || flag('-h')) {
   process.stdout.write(`usage: npm run bench -- [--quick] [--compare-kamailio] [--backend memory|redis|both|none]
                        [--steps reg_udp,reg_ws,call,group,race,idle_ws] [--idle-conns N] [--ladder-all] [--no-build]
 env: DUR WARMUP_S FAIL_SETTLE_S REG_RATES CALL_RATES GROUP_RATES RACE_RATE WS_RATES WS_CONNS WS_DUR IDLE_CONNS NUSERS
-     CALL_PAUSE_MS ANSWER_DELAY_MS RETRANS_TOL_PPM LADDER_ALL LOG_LEVEL NODE_ARGS REDIS_FSYNC OUT KEEP_DATA
+     CALL_PAUSE_MS ANSWER_DELAY_MS RETRANS_TOL_PPM LADDER_ALL LOG_LEVEL UDP_IO NODE_ARGS REDIS_FSYNC OUT KEEP_DATA
 `);
   process.exit(0);
 }
@@ -68,6 +68,7 @@ const opt = {
   retransTolPpm: envNum('RETRANS_TOL_PPM', 0),
   ladderAll: flag('--ladder-all') || process.env.LADDER_ALL === '1',
   logLevel: process.env.LOG_LEVEL ?? 'warn',
+  udpIo: process.env.UDP_IO ?? 'auto',
   nodeArgs: [...startFlags(), ...(process.env.NODE_ARGS ?? '').split(/\s+/).filter(Boolean)],
   redisFsync: process.env.REDIS_FSYNC ?? 'everysec',
   backends: (flagValue('--backend') ?? process.env.BACKENDS ?? 'both') === 'both'
@@ -124,6 +125,7 @@ sip_port = ${ports.sip}
 admin_port = ${ports.admin}
 log_level = ${opt.logLevel}
 ws_ping_interval = 30
+udp_io = ${opt.udpIo}
 
 [registrar]
 min_expires = 60
@@ -192,12 +194,13 @@ async function startRedis(dir: string): Promise<{ proc: Proc; url: string }> {
 // ---------------------------------------------------------------- measuring
 
 interface Probe {
-  stop(): { serverCores: number; serverUs: number; peakRssMb: number; storeUs: number; wallS: number; rcvbuf: number; reapedS: number; uasS: number; serverDrops: number };
+  stop(): { serverCores: number; jsThreadCores: number; serverUs: number; peakRssMb: number; storeUs: number; wallS: number; rcvbuf: number; reapedS: number; uasS: number; serverDrops: number };
 }
 
 function probe(serverPid: number, storePid: number | undefined, uasPids: number[], sipPort?: number): Probe {
   const d0 = sipPort ? udpSocketDrops(sipPort) : NaN;
   const s0 = cpuTicks(serverPid);
+  const j0 = cpuTicks(serverPid, serverPid);
   const r0 = storePid ? cpuTicks(storePid) : NaN;
   const u0 = uasPids.map(cpuTicks);
   const c0 = reapedChildTicks();
@@ -211,7 +214,7 @@ function probe(serverPid: number, storePid: number | undefined, uasPids: number[
       const storeUs = storePid ? ((cpuTicks(storePid) - r0) / CLK_TCK) * 1e6 : NaN;
       const uasS = uasPids.map((p, i) => (cpuTicks(p) - u0[i]) / CLK_TCK).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
       return {
-        serverCores: serverUs / 1e6 / wallS, serverUs, peakRssMb: peak.stop() / 1024, storeUs, wallS,
+        serverCores: serverUs / 1e6 / wallS, jsThreadCores: (cpuTicks(serverPid, serverPid) - j0) / CLK_TCK / wallS, serverUs, peakRssMb: peak.stop() / 1024, storeUs, wallS,
         rcvbuf: udpRcvbufErrors() - e0, reapedS: (reapedChildTicks() - c0) / CLK_TCK, uasS,
         serverDrops: sipPort ? udpSocketDrops(sipPort) - d0 : NaN,
       };
@@ -286,6 +289,8 @@ async function sippStep(c: Ctx, step: string, rate: number, uasIdx: number[], sc
   const notes: string[] = [];
   if (!run.stats) notes.push('no sipp statistics');
   if (run.code !== 0) notes.push(`sipp exit ${run.code}`);
+  // The server's other threads: the native UDP socket's, libuv's pool, V8's GC helpers.
+  notes.push(`JS thread ${m.jsThreadCores.toFixed(2)} cores`);
   if (r.elapsedS > opt.dur + 3 + (step === 'reg_udp' ? 0 : opt.pauseMs / 1000)) notes.push('did not keep the rate');
   if (r.rcvbufErrors > 0) notes.push(`UDP rcvbuf drops ${r.rcvbufErrors} system-wide, ${m.serverDrops} at the server's socket`);
   if (r.uasFailed > 0) notes.push(`${r.uasFailed} UAS legs failed`);
@@ -617,7 +622,7 @@ function machine(): string {
     `machine: ${os.cpus().length} vCPU (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, kernel ${os.release()}, ${sh('. /etc/os-release && echo $PRETTY_NAME')}`,
     `node ${process.version}, ${sh('sipp -v 2>&1 | grep -o "SIPp v[^ ]*" | head -1')}, ${sh('redis-server --version | cut -d" " -f1-3')}`,
     `wac-ts ${sh(`git -C ${ROOT} rev-parse --short HEAD`)}${sh(`git -C ${ROOT} status --porcelain -- main.ts wac.ts signaling shared admin-api`) ? ' (with uncommitted changes)' : ''}`,
-    `settings: DUR=${opt.dur}s warm-up=${opt.warmupS}s users=${opt.nUsers} hold=${opt.pauseMs}ms answer=${opt.answerDelayMs}ms WS conns=${opt.wsConns} idle conns=${opt.idleConns} log_level=${opt.logLevel}${opt.nodeArgs.length ? ` node ${opt.nodeArgs.join(' ')}` : ''}${quick ? ' (--quick)' : ''}`,
+    `settings: DUR=${opt.dur}s warm-up=${opt.warmupS}s users=${opt.nUsers} hold=${opt.pauseMs}ms answer=${opt.answerDelayMs}ms WS conns=${opt.wsConns} idle conns=${opt.idleConns} log_level=${opt.logLevel} udp_io=${opt.udpIo}${opt.nodeArgs.length ? ` node ${opt.nodeArgs.join(' ')}` : ''}${quick ? ' (--quick)' : ''}`,
   ].join('\n');
 }
 

@@ -21,6 +21,7 @@ import { Timers } from './transaction/timers';
 import { Flow, FlowHandler, FlowRegistry } from './transport/flow';
 import { TcpTransport } from './transport/tcp';
 import { UdpTransport } from './transport/udp';
+import type { DatagramIo } from './transport/datagram';
 import { WsTransport } from './transport/ws';
 import type { TokenService } from '../shared/auth/jwt';
 import type { Config } from '../shared/config';
@@ -43,9 +44,9 @@ export interface SignalingServer {
  * UDP and TCP on one port number. With port 0 the number UDP was given may be taken for TCP (by any
  * outgoing connection's local port): then both start over on a new number.
  */
-async function listenSip(handler: FlowHandler, port: number, bind: string, maxMessage: number): Promise<{ udp: UdpTransport; tcp: TcpTransport; sipPort: number }> {
+async function listenSip(handler: FlowHandler, port: number, bind: string, maxMessage: number, io: DatagramIo): Promise<{ udp: UdpTransport; tcp: TcpTransport; sipPort: number }> {
   for (let attempt = 1; ; attempt++) {
-    const udp = new UdpTransport(handler);
+    const udp = new UdpTransport(handler, io);
     const tcp = new TcpTransport(handler, maxMessage);
     const sipPort = await udp.listen(port, bind);
     try {
@@ -82,7 +83,7 @@ export async function startSignaling(config: Config, store: Store, live: LiveSta
     tls: s.tls_cert && s.tls_key ? { cert: s.tls_cert, key: s.tls_key } : undefined,
   });
   const wsPort = await ws.listen(s.ws_port, s.bind);
-  const { udp, tcp, sipPort } = await listenSip(handler, s.sip_port, s.bind, s.ws_max_payload);
+  const { udp, tcp, sipPort } = await listenSip(handler, s.sip_port, s.bind, s.ws_max_payload, s.udp_io);
   const flows: FlowRegistry = {
     get(id: string): Flow | undefined {
       if (id.startsWith('w')) return ws.get(id);
@@ -146,7 +147,7 @@ export async function startSignaling(config: Config, store: Store, live: LiveSta
     layer.receiveRequest(req, flow);
   }
 
-  log.info({ wsPort, sipPort, bind: s.bind, domain: s.domain, secure: ws.secure }, 'signaling listening');
+  log.info({ wsPort, sipPort, bind: s.bind, domain: s.domain, secure: ws.secure, udpIo: udp.kind }, 'signaling listening');
   return {
     wsPort, sipPort, location,
     async close() {

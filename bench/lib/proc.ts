@@ -112,9 +112,10 @@ export function installCleanup(onSignal: () => Promise<void>): void {
 }
 
 /** utime + stime of one process (all its threads), in clock ticks; NaN when it is gone. */
-export function cpuTicks(pid: number): number {
+export function cpuTicks(pid: number, tid?: number): number {
   try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // With `tid`, one thread's share (the main thread's tid is the pid).
+    const s = fs.readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'latin1');
     // comm may contain spaces: fields start after the last ')'.
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
     // f[0] is field 3 (state); utime = field 14, stime = field 15

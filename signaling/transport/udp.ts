@@ -1,39 +1,24 @@
 /** SIP over UDP: one datagram, one message. */
-import dgram from 'node:dgram';
+import { createDatagramSocket, DatagramIo, DatagramSocket } from './datagram';
 import { Flow, FlowHandler, udpFlowId } from './flow';
 import { Inbox } from './inbox';
 
-const RECV_BUFFER = 4 * 1024 * 1024;
-const SEND_BUFFER = 1024 * 1024;
-
 export class UdpTransport {
-  private socket: dgram.Socket;
+  private socket: DatagramSocket | null = null;
   private inbox: Inbox;
 
-  constructor(handler: FlowHandler) {
+  constructor(handler: FlowHandler, private readonly io: DatagramIo = 'auto') {
     this.inbox = new Inbox(handler);
-    this.socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
-    this.socket.on('message', (data, rinfo) => this.inbox.push(data, this.received(rinfo.address, rinfo.port)));
-    // A failed send (ICMP unreachable etc.) must never take the server down.
-    this.socket.on('error', () => undefined);
+  }
+
+  /** Which socket serves: `native` (I/O threads) or `node` (dgram); null before listen(). */
+  get kind(): 'native' | 'node' | null {
+    return this.socket?.kind ?? null;
   }
 
   listen(port: number, address: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.socket.once('error', reject);
-      this.socket.bind(port, address, () => {
-        this.socket.off('error', reject);
-        // One socket serves every UDP peer: a deep receive queue rides out a garbage-collection
-        // pause instead of dropping datagrams (the kernel caps it at net.core.rmem_max).
-        try {
-          this.socket.setRecvBufferSize(RECV_BUFFER);
-          this.socket.setSendBufferSize(SEND_BUFFER);
-        } catch {
-          // Keep the system default when the kernel refuses.
-        }
-        resolve(this.socket.address().port);
-      });
-    });
+    this.socket = createDatagramSocket(this.io, address, (data, from, fromPort) => this.inbox.push(data, this.received(from, fromPort)));
+    return this.socket.bind(port, address);
   }
 
   private closed = false;
@@ -57,8 +42,8 @@ export class UdpTransport {
   }
 
   send(data: Buffer, address: string, port: number): boolean {
-    if (this.closed) return false;
-    this.socket.send(data, port, address);
+    if (this.closed || !this.socket) return false;
+    this.socket.send(data, address, port);
     return true;
   }
 
@@ -69,7 +54,7 @@ export class UdpTransport {
   close(): Promise<void> {
     this.closed = true;
     this.inbox.close();
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    return this.socket ? this.socket.close() : Promise.resolve();
   }
 }
 

@@ -1,0 +1,360 @@
+// SIP over UDP for the server's one socket (Linux). Node's dgram costs the JS thread, per datagram, a
+// recvmsg or sendto syscall, a callback and a fresh buffer: most of what SIP over UDP cost it
+// (README, Benchmark). Here the JS thread receives with recvmmsg, everything readable in one go,
+// handed to JS as one block in one call; and sends are queued and written by a thread of their own
+// with sendmmsg, so the sending syscalls (on loopback they also run the receiver's side of the
+// stack) leave the JS thread. IPv4 only, as the transport that uses it.
+#include <node_api.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr int kBatch = 64;
+constexpr int kRounds = 4;  // recvmmsg calls per wake-up at most: other handles get their turn
+constexpr size_t kSlot = 65536;  // the largest UDP payload fits
+
+struct Outgoing {
+  uint32_t addr;
+  uint16_t port;
+  uint32_t len;
+  char data[];
+};
+
+struct Socket {
+  int fd = -1;
+  bool closed = false;
+  napi_env env = nullptr;
+  napi_ref onBatch = nullptr;
+  napi_async_context async = nullptr;
+  uv_poll_t* watcher = nullptr;
+  std::vector<char> arena;
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch];
+  sockaddr_in from[kBatch];
+
+  // Sending: `pending` fills on the JS thread; flush() moves it to `queue` for the sender thread.
+  std::vector<Outgoing*> pending;
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<Outgoing*> queue;
+  bool stopping = false;
+  std::thread sender;
+
+  // Reads what is readable (up to kRounds batches) into one block: `count` records of 4 uint32
+  // (offset, length, address, port), then the datagrams.
+  void readable() {
+    std::vector<char> rounds;
+    std::vector<uint32_t> addrs, ports, lens;
+    size_t bytes = 0;
+    for (int round = 0; round < kRounds; round++) {
+      for (int i = 0; i < kBatch; i++) {
+        iov[i] = {arena.data() + i * kSlot, kSlot};
+        memset(&msgs[i], 0, sizeof(mmsghdr));
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+      }
+      int n = recvmmsg(fd, msgs, kBatch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) break;
+      // The arena is reused by the next round: keep this round's datagrams now.
+      size_t at = rounds.size();
+      for (int i = 0; i < n; i++) {
+        if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
+        rounds.insert(rounds.end(), arena.data() + i * kSlot, arena.data() + i * kSlot + msgs[i].msg_len);
+        lens.push_back(msgs[i].msg_len);
+        addrs.push_back(ntohl(from[i].sin_addr.s_addr));
+        ports.push_back(ntohs(from[i].sin_port));
+      }
+      bytes += rounds.size() - at;
+      if (n < kBatch) break;
+    }
+    uint32_t count = static_cast<uint32_t>(lens.size());
+    if (count == 0) return;
+    size_t head = 16 * static_cast<size_t>(count);
+    char* block = static_cast<char*>(malloc(head + bytes));
+    if (!block) return;
+    uint32_t* meta = reinterpret_cast<uint32_t*>(block);
+    memcpy(block + head, rounds.data(), bytes);
+    size_t at = head;
+    for (uint32_t k = 0; k < count; k++) {
+      meta[4 * k] = static_cast<uint32_t>(at);
+      meta[4 * k + 1] = lens[k];
+      meta[4 * k + 2] = addrs[k];
+      meta[4 * k + 3] = ports[k];
+      at += lens[k];
+    }
+    deliver(block, head + bytes, count);
+  }
+
+  void deliver(char* block, size_t size, uint32_t count) {
+    napi_handle_scope scope;
+    napi_open_handle_scope(env, &scope);
+    napi_value ab, n, fn, recv;
+    if (napi_create_external_arraybuffer(env, block, size, [](napi_env, void* p, void*) { free(p); }, nullptr, &ab) != napi_ok) {
+      free(block);
+    } else {
+      napi_create_uint32(env, count, &n);
+      napi_get_reference_value(env, onBatch, &fn);
+      napi_get_global(env, &recv);
+      napi_value argv[2] = {ab, n};
+      // As a callback from the event loop: nextTicks and microtasks run after it, as after a dgram 'message'.
+      if (napi_make_callback(env, async, recv, fn, 2, argv, nullptr) == napi_pending_exception) {
+        napi_value err;
+        napi_get_and_clear_last_exception(env, &err);
+        napi_fatal_exception(env, err);
+      }
+    }
+    napi_close_handle_scope(env, scope);
+  }
+
+  void flush() {
+    if (pending.empty()) return;
+    bool wake;
+    {
+      std::lock_guard<std::mutex> l(m);
+      wake = queue.empty();
+      if (wake) queue.swap(pending);
+      else queue.insert(queue.end(), pending.begin(), pending.end());
+    }
+    pending.clear();
+    if (wake) cv.notify_one();
+  }
+
+  void send() {
+    std::vector<Outgoing*> batch;
+    std::vector<mmsghdr> out;
+    std::vector<iovec> vec;
+    std::vector<sockaddr_in> to;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> l(m);
+        cv.wait(l, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;
+        batch.swap(queue);
+      }
+      size_t n = batch.size();
+      out.assign(n, mmsghdr{});
+      vec.resize(n);
+      to.assign(n, sockaddr_in{});
+      for (size_t i = 0; i < n; i++) {
+        to[i].sin_family = AF_INET;
+        to[i].sin_port = htons(batch[i]->port);
+        to[i].sin_addr.s_addr = htonl(batch[i]->addr);
+        vec[i] = {batch[i]->data, batch[i]->len};
+        out[i].msg_hdr.msg_name = &to[i];
+        out[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+        out[i].msg_hdr.msg_iov = &vec[i];
+        out[i].msg_hdr.msg_iovlen = 1;
+      }
+      size_t done = 0;
+      int waits = 0;
+      while (done < n) {
+        size_t chunk = n - done > 1024 ? 1024 : n - done;
+        int r = sendmmsg(fd, &out[done], static_cast<unsigned>(chunk), MSG_DONTWAIT);
+        if (r > 0) {
+          done += r;
+          waits = 0;
+        } else if (errno == EINTR) {
+          continue;
+        } else if ((errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) && waits < 20) {
+          // The send queue is full: wait for room (up to a second) rather than lose the datagram at once.
+          pollfd p{fd, POLLOUT, 0};
+          ::poll(&p, 1, 50);
+          waits++;
+        } else {
+          done++;  // this one cannot go (an unreachable address, a queue full for a second): UDP loses it
+          waits = 0;
+        }
+      }
+      for (Outgoing* o : batch) free(o);
+      batch.clear();
+    }
+  }
+
+  // Sends what is queued, stops the sender, and lets go of the socket and of JS.
+  void shutdown() {
+    if (closed) return;
+    closed = true;
+    flush();
+    {
+      std::lock_guard<std::mutex> l(m);
+      stopping = true;
+    }
+    cv.notify_one();
+    if (sender.joinable()) sender.join();
+    uv_poll_stop(watcher);
+    uv_close(reinterpret_cast<uv_handle_t*>(watcher), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    watcher = nullptr;
+    close(fd);
+    napi_delete_reference(env, onBatch);
+    napi_async_destroy(env, async);
+  }
+};
+
+void OnReadable(uv_poll_t* handle, int status, int) {
+  Socket* s = static_cast<Socket*>(handle->data);
+  if (status < 0 || s->closed) return;
+  s->readable();
+}
+
+napi_value Throw(napi_env env, const char* what, int err) {
+  napi_value code, msg, error;
+  napi_create_string_utf8(env, err ? strerrorname_np(err) : "EINVAL", NAPI_AUTO_LENGTH, &code);
+  std::string text = std::string(what) + (err ? std::string(": ") + strerror(err) : "");
+  napi_create_string_utf8(env, text.c_str(), NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  napi_throw(env, error);
+  return nullptr;
+}
+
+Socket* Unwrap(napi_env env, napi_value v) {
+  void* p = nullptr;
+  if (napi_get_value_external(env, v, &p) != napi_ok) return nullptr;
+  return static_cast<Socket*>(p);
+}
+
+// open(address, port, recvBufferBytes, sendBufferBytes, onBatch(block, count)) -> handle
+napi_value Open(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  char address[64];
+  size_t len;
+  uint32_t port, rcv, snd;
+  napi_valuetype cbType = napi_undefined;
+  if (argc >= 5) napi_typeof(env, argv[4], &cbType);
+  if (argc < 5 || napi_get_value_string_utf8(env, argv[0], address, sizeof address, &len) != napi_ok ||
+      napi_get_value_uint32(env, argv[1], &port) != napi_ok || napi_get_value_uint32(env, argv[2], &rcv) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &snd) != napi_ok || cbType != napi_function || port > 65535) {
+    return Throw(env, "open(address, port, recvBuffer, sendBuffer, onBatch)", 0);
+  }
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, address, &sa.sin_addr) != 1) return Throw(env, "not an IPv4 address", 0);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return Throw(env, "socket", errno);
+  // Kernel caps (net.core.rmem_max, wmem_max) apply; a refusal keeps the default.
+  int r = static_cast<int>(rcv), w = static_cast<int>(snd);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &r, sizeof r);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &w, sizeof w);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+    int e = errno;
+    close(fd);
+    return Throw(env, "bind", e);
+  }
+  uv_loop_t* loop;
+  napi_get_uv_event_loop(env, &loop);
+  Socket* sock = new Socket();
+  sock->fd = fd;
+  sock->env = env;
+  sock->arena.resize(kBatch * kSlot);
+  napi_create_reference(env, argv[4], 1, &sock->onBatch);
+  napi_value name;
+  napi_create_string_utf8(env, "wac_udp", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, nullptr, name, &sock->async);
+  sock->watcher = new uv_poll_t;
+  sock->watcher->data = sock;
+  uv_poll_init(loop, sock->watcher, fd);
+  uv_poll_start(sock->watcher, UV_READABLE, OnReadable);
+  sock->sender = std::thread([sock] { sock->send(); });
+  napi_value handle;
+  // The handle owns the socket; one collected unclosed (it never is: the transport closes it) still stops.
+  napi_create_external(env, sock, [](napi_env, void* p, void*) {
+    Socket* s = static_cast<Socket*>(p);
+    s->shutdown();
+    delete s;
+  }, nullptr, &handle);
+  return handle;
+}
+
+// port(handle) -> the bound port
+napi_value Port(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Socket* s = Unwrap(env, argv[0]);
+  if (!s || s->closed) return Throw(env, "port: socket closed", EBADF);
+  sockaddr_in sa{};
+  socklen_t sl = sizeof sa;
+  if (getsockname(s->fd, reinterpret_cast<sockaddr*>(&sa), &sl) < 0) return Throw(env, "getsockname", errno);
+  napi_value out;
+  napi_create_uint32(env, ntohs(sa.sin_port), &out);
+  return out;
+}
+
+// send(handle, buffer, address as uint32, port): queued until flush(), never blocks
+napi_value Send(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Socket* s = Unwrap(env, argv[0]);
+  void* data;
+  size_t len;
+  uint32_t addr, port;
+  if (!s || s->closed || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &addr) != napi_ok || napi_get_value_uint32(env, argv[3], &port) != napi_ok ||
+      len > kSlot || port > 65535) {
+    return nullptr;
+  }
+  Outgoing* o = static_cast<Outgoing*>(malloc(sizeof(Outgoing) + len));
+  if (!o) return nullptr;
+  o->addr = addr;
+  o->port = static_cast<uint16_t>(port);
+  o->len = static_cast<uint32_t>(len);
+  memcpy(o->data, data, len);
+  s->pending.push_back(o);
+  return nullptr;
+}
+
+// flush(handle): hands what send() queued to the sender thread, in one wake-up
+napi_value Flush(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Socket* s = Unwrap(env, argv[0]);
+  if (s && !s->closed) s->flush();
+  return nullptr;
+}
+
+// close(handle): what was queued still goes out; nothing is received after it returns
+napi_value Close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Socket* s = Unwrap(env, argv[0]);
+  if (s) s->shutdown();
+  return nullptr;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor d[] = {
+      {"open", nullptr, Open, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"port", nullptr, Port, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"send", nullptr, Send, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"flush", nullptr, Flush, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, 5, d);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

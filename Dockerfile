@@ -6,7 +6,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 # Without a .dockerignore the context may carry the host's node_modules and
 # dist; npm ci and the rm replace both instead of trusting them.
 COPY . .
-RUN npm ci && rm -rf dist && npm run build
+# The image's own Node headers (no download); a failed addon build stops the image build here.
+RUN npm_config_nodedir=/usr/local npm ci && rm -rf dist && npm run build \
+ && test -f signaling/transport/native/build/Release/wac_udp.node
 
 FROM node:20-slim
 ENV NODE_ENV=production

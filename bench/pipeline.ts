@@ -214,7 +214,7 @@ async function main(): Promise<void> {
   await seed.close();
   const config = parseConfig([
     'backend[] = UsersGroup', 'module = UsersGroup',
-    // Node's dgram socket, whose 'message' event this file feeds (the native one reads in a thread).
+    // Node's dgram socket, whose 'message' event this file feeds (the native one is read in C++).
     '[server]', 'udp_io = node', 'bind = 127.0.0.1', 'ws_port = 0', 'sip_port = 0', 'admin_port = 0', `domain = ${DOMAIN}`, `log_level = ${process.env.LOG_LEVEL ?? 'warn'}`,
     '[auth]', 'admin_password = pipeline-bench', '[store]', `dir = ${storeDir}`,
     '[trunk.bench]', 'address = 127.0.0.1', 'port = 5999', 'transport = udp', '',

@@ -98,6 +98,17 @@ function parseStatusLine(line: string, headers: Header[]): SipMessage | null {
   return res;
 }
 
+/**
+ * The body in memory of its own: a view would keep the whole received buffer alive as long as the
+ * message (with the native UDP socket that buffer holds a batch of datagrams).
+ */
+function bodyOf(buf: Buffer, start: number, end = buf.length): Buffer {
+  if (start >= end) return NO_BODY;
+  const out = Buffer.allocUnsafeSlow(end - start);
+  buf.copy(out, 0, start, end);
+  return out;
+}
+
 function frameBody(msg: SipMessage, buf: Buffer, bodyStart: number): void {
   const available = buf.length - bodyStart;
   let count = 0;
@@ -107,7 +118,7 @@ function frameBody(msg: SipMessage, buf: Buffer, bodyStart: number): void {
     if (count++ === 0) value = h.value;
   }
   if (count === 0) {
-    msg.body = buf.subarray(bodyStart);
+    msg.body = bodyOf(buf, bodyStart);
     return;
   }
   const len = /^\d{1,10}$/.test(value) ? Number(value) : -1;
@@ -122,7 +133,7 @@ function frameBody(msg: SipMessage, buf: Buffer, bodyStart: number): void {
     return;
   }
   // Octets past Content-Length in a datagram are not part of the message (torture dblreq).
-  msg.body = len === 0 ? NO_BODY : buf.subarray(bodyStart, bodyStart + len);
+  msg.body = bodyOf(buf, bodyStart, bodyStart + len);
 }
 
 /** Splits a TCP byte stream into messages by Content-Length (RFC 3261 §18.3). */

@@ -39,7 +39,14 @@ interface NativeUdp {
 function loadNative(): NativeUdp | null {
   const rel = 'native/build/Release/wac_udp.node';
   for (const file of [path.join(__dirname, rel), path.join(__dirname, '../../../signaling/transport', rel)]) {
-    if (fs.existsSync(file)) return require(file) as NativeUdp;
+    if (!fs.existsSync(file)) continue;
+    try {
+      return require(file) as NativeUdp;
+    } catch (err) {
+      // Built for another system (a copied node_modules, an older C library): `auto` uses dgram.
+      process.emitWarning(`native UDP socket ${file} does not load: ${(err as Error).message}`);
+      return null;
+    }
   }
   return null;
 }
@@ -104,7 +111,8 @@ class NativeDatagramSocket implements DatagramSocket {
   // conversions between dotted text and a number.
   private inNumber = -1;
   private inText = '';
-  private outText = '';
+  // Never a valid address: the first send converts.
+  private outText: string | null = null;
   private outNumber = 0;
   private flushing = false;
 

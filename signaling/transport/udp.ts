@@ -11,7 +11,7 @@ export class UdpTransport {
     this.inbox = new Inbox(handler);
   }
 
-  /** Which socket serves: `native` (I/O threads) or `node` (dgram); null before listen(). */
+  /** Which socket serves: `native` (batched reads, a sending thread) or `node` (dgram); null before listen(). */
   get kind(): 'native' | 'node' | null {
     return this.socket?.kind ?? null;
   }

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -27,6 +28,7 @@ namespace {
 constexpr int kBatch = 64;
 constexpr int kRounds = 4;  // recvmmsg calls per wake-up at most: other handles get their turn
 constexpr size_t kSlot = 65536;  // the largest UDP payload fits
+constexpr size_t kFlushAt = 16;  // queued sends handed to the sender thread without waiting for flush()
 
 struct Outgoing {
   uint32_t addr;
@@ -52,7 +54,7 @@ struct Socket {
   std::mutex m;
   std::condition_variable cv;
   std::vector<Outgoing*> queue;
-  bool stopping = false;
+  std::atomic<bool> stopping{false};
   std::thread sender;
 
   // Reads what is readable (up to kRounds batches) into one block: `count` records of 4 uint32
@@ -114,7 +116,8 @@ struct Socket {
       napi_get_global(env, &recv);
       napi_value argv[2] = {ab, n};
       // As a callback from the event loop: nextTicks and microtasks run after it, as after a dgram 'message'.
-      if (napi_make_callback(env, async, recv, fn, 2, argv, nullptr) == napi_pending_exception) {
+      bool thrown = false;
+      if (napi_make_callback(env, async, recv, fn, 2, argv, nullptr) != napi_ok && napi_is_exception_pending(env, &thrown) == napi_ok && thrown) {
         napi_value err;
         napi_get_and_clear_last_exception(env, &err);
         napi_fatal_exception(env, err);
@@ -144,7 +147,7 @@ struct Socket {
     for (;;) {
       {
         std::unique_lock<std::mutex> l(m);
-        cv.wait(l, [&] { return stopping || !queue.empty(); });
+        cv.wait(l, [&] { return stopping.load() || !queue.empty(); });
         if (queue.empty()) return;
         batch.swap(queue);
       }
@@ -172,8 +175,9 @@ struct Socket {
           waits = 0;
         } else if (errno == EINTR) {
           continue;
-        } else if ((errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) && waits < 20) {
-          // The send queue is full: wait for room (up to a second) rather than lose the datagram at once.
+        } else if ((errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) && waits < 20 && !stopping.load()) {
+          // The send queue is full: wait for room (up to a second) rather than lose the datagram at
+          // once; not when closing, which must not keep the JS thread waiting.
           pollfd p{fd, POLLOUT, 0};
           ::poll(&p, 1, 50);
           waits++;
@@ -194,12 +198,14 @@ struct Socket {
     flush();
     {
       std::lock_guard<std::mutex> l(m);
-      stopping = true;
+      stopping.store(true);
     }
     cv.notify_one();
     if (sender.joinable()) sender.join();
     uv_poll_stop(watcher);
-    uv_close(reinterpret_cast<uv_handle_t*>(watcher), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    // No close callback, and the few bytes of the handle are never freed: a worker thread's teardown
+    // unloads this addon before libuv would run a callback of its code (which then crashed).
+    uv_close(reinterpret_cast<uv_handle_t*>(watcher), nullptr);
     watcher = nullptr;
     close(fd);
     napi_delete_reference(env, onBatch);
@@ -215,7 +221,8 @@ void OnReadable(uv_poll_t* handle, int status, int) {
 
 napi_value Throw(napi_env env, const char* what, int err) {
   napi_value code, msg, error;
-  napi_create_string_utf8(env, err ? strerrorname_np(err) : "EINVAL", NAPI_AUTO_LENGTH, &code);
+  const char* name = err ? strerrorname_np(err) : "EINVAL";
+  napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
   std::string text = std::string(what) + (err ? std::string(": ") + strerror(err) : "");
   napi_create_string_utf8(env, text.c_str(), NAPI_AUTO_LENGTH, &msg);
   napi_create_error(env, code, msg, &error);
@@ -271,11 +278,20 @@ napi_value Open(napi_env env, napi_callback_info info) {
   napi_async_init(env, nullptr, name, &sock->async);
   sock->watcher = new uv_poll_t;
   sock->watcher->data = sock;
-  uv_poll_init(loop, sock->watcher, fd);
-  uv_poll_start(sock->watcher, UV_READABLE, OnReadable);
+  bool polled = uv_poll_init(loop, sock->watcher, fd) == 0;
+  if (!polled || uv_poll_start(sock->watcher, UV_READABLE, OnReadable) != 0) {
+    if (polled) uv_close(reinterpret_cast<uv_handle_t*>(sock->watcher), nullptr);  // left allocated, as in shutdown()
+    else delete sock->watcher;
+    close(fd);
+    napi_delete_reference(env, sock->onBatch);
+    napi_async_destroy(env, sock->async);
+    delete sock;
+    return Throw(env, "uv_poll", EIO);
+  }
   sock->sender = std::thread([sock] { sock->send(); });
   napi_value handle;
-  // The handle owns the socket; one collected unclosed (it never is: the transport closes it) still stops.
+  // The handle owns the socket. Its callback holds the transport, which holds the handle, so only the
+  // environment's teardown collects one unclosed: then this stops it.
   napi_create_external(env, sock, [](napi_env, void* p, void*) {
     Socket* s = static_cast<Socket*>(p);
     s->shutdown();
@@ -320,6 +336,9 @@ napi_value Send(napi_env env, napi_callback_info info) {
   o->len = static_cast<uint32_t>(len);
   memcpy(o->data, data, len);
   s->pending.push_back(o);
+  // A long callback's sends go out as it runs, a few at a time, not as one burst at its end that a
+  // peer's receive queue may not hold.
+  if (s->pending.size() >= kFlushAt) s->flush();
   return nullptr;
 }
 

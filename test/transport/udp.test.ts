@@ -1,5 +1,9 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { nativeAvailable } from '../../signaling/transport/datagram';
 import { Flow } from '../../signaling/transport/flow';
 import { UdpTransport } from '../../signaling/transport/udp';
@@ -22,6 +26,28 @@ describe('SIP over UDP: the socket', () => {
     if (process.platform !== 'linux') this.skip();
     expect(nativeAvailable('127.0.0.1')).to.equal(true);
     expect(nativeAvailable('localhost'), 'a host name is left to Node').to.equal(false);
+  });
+});
+
+describe('SIP over UDP: the native socket in a worker thread', () => {
+  it('survives the worker being terminated with its socket open (the addon is unloaded before libuv closes handles)', function () {
+    if (!nativeAvailable('127.0.0.1')) this.skip();
+    const addon = path.join(__dirname, '../../signaling/transport/native/build/Release/wac_udp.node');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wac-udp-')), 'worker.js');
+    fs.writeFileSync(file, `
+      const { Worker, isMainThread, parentPort } = require('node:worker_threads');
+      if (isMainThread) {
+        const w = new Worker(__filename);
+        w.on('message', () => w.terminate().then(() => console.log('survived')));
+      } else {
+        const udp = require(${JSON.stringify(addon)});
+        udp.open('127.0.0.1', 0, 65536, 65536, () => {});
+        parentPort.postMessage('open');
+      }
+    `);
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 10000 });
+    fs.rmSync(path.dirname(file), { recursive: true });
+    expect([r.signal, r.status, r.stdout.trim()]).to.deep.equal([null, 0, 'survived']);
   });
 });
 

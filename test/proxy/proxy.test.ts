@@ -253,19 +253,29 @@ describe('stateful proxy over UDP', () => {
   });
 });
 
+/**
+ * A server with `ini`, alice (the module's caller) and carol registered over UDP; returns carol. What
+ * it opens goes onto `opened`, for the suite to close in reverse: a failed `before` must not close
+ * another suite's.
+ */
+async function startWithCarol(ini: string, opened: Array<() => unknown>): Promise<UdpPeer> {
+  srv = await startTestServer({ ini });
+  opened.push(() => srv.close());
+  for (const u of ['alice', 'carol']) await srv.addUser(u, `pw-${u}`);
+  const [a, carol] = await Promise.all([UdpPeer.open(), UdpPeer.open()]);
+  alice = a;
+  opened.push(() => alice.close(), () => carol.close());
+  await registerPeer(alice, 'alice');
+  await registerPeer(carol, 'carol');
+  return carol;
+}
+
 describe('stateful proxy over UDP: Timer C (RFC 3261 §16.6 step 11, §16.8)', () => {
   let carol: UdpPeer;
-  // What this suite opened, closed in reverse: a failed `before` must not close the other suite's.
   const opened: Array<() => unknown> = [];
 
   before(async () => {
-    srv = await startTestServer({ ini: '[proxy]\ntimer_c = 1' });
-    opened.push(() => srv.close());
-    for (const u of ['alice', 'carol']) await srv.addUser(u, `pw-${u}`);
-    [alice, carol] = await Promise.all([UdpPeer.open(), UdpPeer.open()]);
-    opened.push(() => alice.close(), () => carol.close());
-    await registerPeer(alice, 'alice');
-    await registerPeer(carol, 'carol');
+    carol = await startWithCarol('[proxy]\ntimer_c = 1', opened);
   });
   after(async () => {
     for (const close of opened.reverse()) await close();
@@ -358,13 +368,7 @@ describe('stateful proxy over UDP: a leg that answers neither the CANCEL nor the
 
   before(async () => {
     // T1 = 20 ms: the 64*T1 wait after a CANCEL is 1.28 s.
-    srv = await startTestServer({ ini: '[timers]\nt1 = 20\nt2 = 160' });
-    opened.push(() => srv.close());
-    for (const u of ['alice', 'carol']) await srv.addUser(u, `pw-${u}`);
-    [alice, carol] = await Promise.all([UdpPeer.open(), UdpPeer.open()]);
-    opened.push(() => alice.close(), () => carol.close());
-    await registerPeer(alice, 'alice');
-    await registerPeer(carol, 'carol');
+    carol = await startWithCarol('[timers]\nt1 = 20\nt2 = 160', opened);
   });
   after(async () => {
     for (const close of opened.reverse()) await close();

@@ -236,6 +236,14 @@ Socket* Unwrap(napi_env env, napi_value v) {
   return static_cast<Socket*>(p);
 }
 
+// The socket a call names first; its other arguments land in argv (missing ones as undefined).
+template <size_t N>
+Socket* Args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
+  size_t argc = N;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  return Unwrap(env, argv[0]);
+}
+
 // open(address, port, recvBufferBytes, sendBufferBytes, onBatch(block, count)) -> handle
 napi_value Open(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -302,10 +310,8 @@ napi_value Open(napi_env env, napi_callback_info info) {
 
 // port(handle) -> the bound port
 napi_value Port(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  Socket* s = Unwrap(env, argv[0]);
+  Socket* s = Args(env, info, argv);
   if (!s || s->closed) return Throw(env, "port: socket closed", EBADF);
   sockaddr_in sa{};
   socklen_t sl = sizeof sa;
@@ -317,10 +323,8 @@ napi_value Port(napi_env env, napi_callback_info info) {
 
 // send(handle, buffer, address as uint32, port): queued until flush(), never blocks
 napi_value Send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  Socket* s = Unwrap(env, argv[0]);
+  Socket* s = Args(env, info, argv);
   void* data;
   size_t len;
   uint32_t addr, port;
@@ -344,20 +348,16 @@ napi_value Send(napi_env env, napi_callback_info info) {
 
 // flush(handle): hands what send() queued to the sender thread, in one wake-up
 napi_value Flush(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  Socket* s = Unwrap(env, argv[0]);
+  Socket* s = Args(env, info, argv);
   if (s && !s->closed) s->flush();
   return nullptr;
 }
 
 // close(handle): what was queued still goes out; nothing is received after it returns
 napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  Socket* s = Unwrap(env, argv[0]);
+  Socket* s = Args(env, info, argv);
   if (s) s->shutdown();
   return nullptr;
 }

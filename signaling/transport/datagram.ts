@@ -62,7 +62,7 @@ export function nativeAvailable(address: string): boolean {
 export function createDatagramSocket(io: DatagramIo, address: string, onDatagram: OnDatagram): DatagramSocket {
   if (io === 'node' || (io === 'auto' && !nativeAvailable(address))) return new NodeDatagramSocket(onDatagram);
   if (!nativeAvailable(address)) {
-    throw new Error(`udp_io = native: ${native ? `${address} is not an IPv4 address` : 'the native UDP addon is not built (npm run build:native)'}`);
+    throw new Error(`udp_io = native: ${native ? `${address} is not an IPv4 address` : 'the native UDP addon is not built or does not load (npm run build:native)'}`);
   }
   return new NativeDatagramSocket(native!, onDatagram);
 }

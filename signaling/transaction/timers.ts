@@ -8,10 +8,9 @@ export interface TimerBase {
   t4: number;
 }
 
-export const RFC_TIMER_BASE: TimerBase = { t1: 500, t2: 4000, t4: 5000 };
+const RFC_TIMER_BASE: TimerBase = { t1: 500, t2: 4000, t4: 5000 };
 
 export class Timers {
-  readonly T1: number;
   readonly T2: number;
   readonly T4: number;
   /** INVITE request retransmit (unreliable transports only), doubling. */
@@ -34,7 +33,6 @@ export class Timers {
   readonly M: number;
 
   constructor({ t1, t2, t4 }: TimerBase = RFC_TIMER_BASE) {
-    this.T1 = t1;
     this.T2 = t2;
     this.T4 = t4;
     this.A = this.E = this.G = t1;

@@ -60,9 +60,8 @@ struct Socket {
   // Reads what is readable (up to kRounds batches) into one block: `count` records of 4 uint32
   // (offset, length, address, port), then the datagrams.
   void readable() {
-    std::vector<char> rounds;
-    std::vector<uint32_t> addrs, ports, lens;
-    size_t bytes = 0;
+    std::vector<char> data;        // the datagrams, back to back
+    std::vector<uint32_t> records;  // 4 per datagram, offsets still relative to `data`
     for (int round = 0; round < kRounds; round++) {
       for (int i = 0; i < kBatch; i++) {
         iov[i] = {arena.data() + i * kSlot, kSlot};
@@ -75,33 +74,23 @@ struct Socket {
       int n = recvmmsg(fd, msgs, kBatch, MSG_DONTWAIT, nullptr);
       if (n <= 0) break;
       // The arena is reused by the next round: keep this round's datagrams now.
-      size_t at = rounds.size();
       for (int i = 0; i < n; i++) {
         if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
-        rounds.insert(rounds.end(), arena.data() + i * kSlot, arena.data() + i * kSlot + msgs[i].msg_len);
-        lens.push_back(msgs[i].msg_len);
-        addrs.push_back(ntohl(from[i].sin_addr.s_addr));
-        ports.push_back(ntohs(from[i].sin_port));
+        records.insert(records.end(), {static_cast<uint32_t>(data.size()), msgs[i].msg_len,
+                                       ntohl(from[i].sin_addr.s_addr), ntohs(from[i].sin_port)});
+        data.insert(data.end(), arena.data() + i * kSlot, arena.data() + i * kSlot + msgs[i].msg_len);
       }
-      bytes += rounds.size() - at;
       if (n < kBatch) break;
     }
-    uint32_t count = static_cast<uint32_t>(lens.size());
+    uint32_t count = static_cast<uint32_t>(records.size() / 4);
     if (count == 0) return;
     size_t head = 16 * static_cast<size_t>(count);
-    char* block = static_cast<char*>(malloc(head + bytes));
+    char* block = static_cast<char*>(malloc(head + data.size()));
     if (!block) return;
-    uint32_t* meta = reinterpret_cast<uint32_t*>(block);
-    memcpy(block + head, rounds.data(), bytes);
-    size_t at = head;
-    for (uint32_t k = 0; k < count; k++) {
-      meta[4 * k] = static_cast<uint32_t>(at);
-      meta[4 * k + 1] = lens[k];
-      meta[4 * k + 2] = addrs[k];
-      meta[4 * k + 3] = ports[k];
-      at += lens[k];
-    }
-    deliver(block, head + bytes, count);
+    for (uint32_t k = 0; k < count; k++) records[4 * k] += static_cast<uint32_t>(head);
+    memcpy(block, records.data(), head);
+    memcpy(block + head, data.data(), data.size());
+    deliver(block, head + data.size(), count);
   }
 
   void deliver(char* block, size_t size, uint32_t count) {

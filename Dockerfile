@@ -1,6 +1,6 @@
 FROM node:20-slim AS build
 WORKDIR /app
-# node-gyp builds the native UDP socket (signaling/transport/native) during npm ci.
+# node-gyp builds the native transports (signaling/transport/native: UDP and plain WebSocket) during npm ci.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 # Without a .dockerignore the context may carry the host's node_modules and
@@ -8,7 +8,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY . .
 # The image's own Node headers (no download); a failed addon build stops the image build here.
 RUN npm_config_nodedir=/usr/local npm ci && rm -rf dist && npm run build \
- && test -f signaling/transport/native/build/Release/wac_udp.node
+ && test -f signaling/transport/native/build/Release/wac_io.node
 
 FROM node:20-slim
 ENV NODE_ENV=production
@@ -17,7 +17,7 @@ COPY package.json package-lock.json ./
 # No build tools here: the addon built above is copied instead.
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
-COPY --from=build /app/signaling/transport/native/build/Release/wac_udp.node ./signaling/transport/native/build/Release/wac_udp.node
+COPY --from=build /app/signaling/transport/native/build/Release/wac_io.node ./signaling/transport/native/build/Release/wac_io.node
 # The shipped wac.ini binds to loopback, which is unreachable from outside the
 # container; mount another file and set WAC_INI to change anything else.
 COPY wac.ini ./wac.ini

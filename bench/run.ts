@@ -43,7 +43,7 @@ if (flag('--help') || flag('-h')) {
   process.stdout.write(`usage: npm run bench -- [--quick] [--compare-kamailio] [--backend memory|redis|both|none]
                        [--steps reg_udp,reg_ws,call,group,race,idle_ws] [--idle-conns N] [--ladder-all] [--no-build]
 env: DUR WARMUP_S FAIL_SETTLE_S REG_RATES CALL_RATES GROUP_RATES RACE_RATE WS_RATES WS_CONNS WS_DUR IDLE_CONNS NUSERS
-     CALL_PAUSE_MS ANSWER_DELAY_MS RETRANS_TOL_PPM LADDER_ALL LOG_LEVEL UDP_IO NODE_ARGS REDIS_FSYNC OUT KEEP_DATA
+     CALL_PAUSE_MS ANSWER_DELAY_MS RETRANS_TOL_PPM LADDER_ALL LOG_LEVEL UDP_IO WS_IO NODE_ARGS REDIS_FSYNC OUT KEEP_DATA
 `);
   process.exit(0);
 }
@@ -69,6 +69,7 @@ const opt = {
   ladderAll: flag('--ladder-all') || process.env.LADDER_ALL === '1',
   logLevel: process.env.LOG_LEVEL ?? 'warn',
   udpIo: process.env.UDP_IO ?? 'auto',
+  wsIo: process.env.WS_IO ?? 'auto',
   nodeArgs: [...startFlags(), ...(process.env.NODE_ARGS ?? '').split(/\s+/).filter(Boolean)],
   redisFsync: process.env.REDIS_FSYNC ?? 'everysec',
   backends: (flagValue('--backend') ?? process.env.BACKENDS ?? 'both') === 'both'
@@ -126,6 +127,7 @@ admin_port = ${ports.admin}
 log_level = ${opt.logLevel}
 ws_ping_interval = 30
 udp_io = ${opt.udpIo}
+ws_io = ${opt.wsIo}
 
 [registrar]
 min_expires = 60
@@ -622,7 +624,7 @@ function machine(): string {
     `machine: ${os.cpus().length} vCPU (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, kernel ${os.release()}, ${sh('. /etc/os-release && echo $PRETTY_NAME')}`,
     `node ${process.version}, ${sh('sipp -v 2>&1 | grep -o "SIPp v[^ ]*" | head -1')}, ${sh('redis-server --version | cut -d" " -f1-3')}`,
     `wac-ts ${sh(`git -C ${ROOT} rev-parse --short HEAD`)}${sh(`git -C ${ROOT} status --porcelain -- main.ts wac.ts signaling shared admin-api`) ? ' (with uncommitted changes)' : ''}`,
-    `settings: DUR=${opt.dur}s warm-up=${opt.warmupS}s users=${opt.nUsers} hold=${opt.pauseMs}ms answer=${opt.answerDelayMs}ms WS conns=${opt.wsConns} idle conns=${opt.idleConns} log_level=${opt.logLevel} udp_io=${opt.udpIo}${opt.nodeArgs.length ? ` node ${opt.nodeArgs.join(' ')}` : ''}${quick ? ' (--quick)' : ''}`,
+    `settings: DUR=${opt.dur}s warm-up=${opt.warmupS}s users=${opt.nUsers} hold=${opt.pauseMs}ms answer=${opt.answerDelayMs}ms WS conns=${opt.wsConns} idle conns=${opt.idleConns} log_level=${opt.logLevel} udp_io=${opt.udpIo} ws_io=${opt.wsIo}${opt.nodeArgs.length ? ` node ${opt.nodeArgs.join(' ')}` : ''}${quick ? ' (--quick)' : ''}`,
   ].join('\n');
 }
 

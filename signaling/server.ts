@@ -81,6 +81,7 @@ export async function startSignaling(config: Config, store: Store, live: LiveSta
     maxPayload: s.ws_max_payload,
     pingIntervalMs: s.ws_ping_interval > 0 ? s.ws_ping_interval * 1000 : 2 ** 31 - 1,
     tls: s.tls_cert && s.tls_key ? { cert: s.tls_cert, key: s.tls_key } : undefined,
+    io: s.ws_io,
   });
   const wsPort = await ws.listen(s.ws_port, s.bind);
   const { udp, tcp, sipPort } = await listenSip(handler, s.sip_port, s.bind, s.ws_max_payload, s.udp_io);
@@ -147,7 +148,7 @@ export async function startSignaling(config: Config, store: Store, live: LiveSta
     layer.receiveRequest(req, flow);
   }
 
-  log.info({ wsPort, sipPort, bind: s.bind, domain: s.domain, secure: ws.secure, udpIo: udp.kind }, 'signaling listening');
+  log.info({ wsPort, sipPort, bind: s.bind, domain: s.domain, secure: ws.secure, udpIo: udp.kind, wsIo: ws.kind }, 'signaling listening');
   return {
     wsPort, sipPort, location,
     async close() {

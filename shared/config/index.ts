@@ -48,6 +48,7 @@ const serverSchema = z
     ws_max_payload: int(1, 2 ** 31 - 1).default(65536),
     ws_ping_interval: int(0, 86400).default(30),
     udp_io: z.enum(['auto', 'native', 'node'], { error: 'must be auto, native or node' }).default('auto'),
+    ws_io: z.enum(['auto', 'native', 'node'], { error: 'must be auto, native or node' }).default('auto'),
   })
   .superRefine((s, ctx) => {
     if ((s.tls_cert === undefined) !== (s.tls_key === undefined)) {

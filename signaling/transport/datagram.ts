@@ -7,9 +7,8 @@
  * Both bind one IPv4 address and deliver (data, address, port) per datagram, in order.
  */
 import dgram from 'node:dgram';
-import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
+import { NativeUdp, NOT_BUILT, nativeAddon } from './addon';
 
 export type DatagramIo = 'auto' | 'native' | 'node';
 
@@ -27,44 +26,17 @@ export interface DatagramSocket {
 const RECV_BUFFER = 4 * 1024 * 1024;
 const SEND_BUFFER = 1024 * 1024;
 
-interface NativeUdp {
-  open(address: string, port: number, recvBuffer: number, sendBuffer: number, onBatch: (block: ArrayBuffer, count: number) => void): object;
-  port(handle: object): number;
-  send(handle: object, data: Buffer, address: number, port: number): void;
-  flush(handle: object): void;
-  close(handle: object): void;
-}
-
-/** The built addon, from the sources (tsx) or from dist/. */
-function loadNative(): NativeUdp | null {
-  const rel = 'native/build/Release/wac_udp.node';
-  for (const file of [path.join(__dirname, rel), path.join(__dirname, '../../../signaling/transport', rel)]) {
-    if (!fs.existsSync(file)) continue;
-    try {
-      return require(file) as NativeUdp;
-    } catch (err) {
-      // Built for another system (a copied node_modules, an older C library): `auto` uses dgram.
-      process.emitWarning(`native UDP socket ${file} does not load: ${(err as Error).message}`);
-      return null;
-    }
-  }
-  return null;
-}
-
-let native: NativeUdp | null | undefined;
-
 /** Whether the native socket can serve this address. */
 export function nativeAvailable(address: string): boolean {
-  native ??= loadNative();
-  return native !== null && net.isIPv4(address);
+  return nativeAddon() !== null && net.isIPv4(address);
 }
 
 export function createDatagramSocket(io: DatagramIo, address: string, onDatagram: OnDatagram): DatagramSocket {
   if (io === 'node' || (io === 'auto' && !nativeAvailable(address))) return new NodeDatagramSocket(onDatagram);
   if (!nativeAvailable(address)) {
-    throw new Error(`udp_io = native: ${native ? `${address} is not an IPv4 address` : 'the native UDP addon is not built or does not load (npm run build:native)'}`);
+    throw new Error(`udp_io = native: ${nativeAddon() ? `${address} is not an IPv4 address` : NOT_BUILT}`);
   }
-  return new NativeDatagramSocket(native!, onDatagram);
+  return new NativeDatagramSocket(nativeAddon()!.udp, onDatagram);
 }
 
 class NodeDatagramSocket implements DatagramSocket {

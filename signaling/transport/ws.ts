@@ -2,15 +2,26 @@
  * SIP over WebSocket (RFC 7118): the upgrade must offer the `sip` sub-protocol and the 101 echoes it;
  * one SIP message per WebSocket message, text or binary; CRLFCRLF keep-alives answered with CRLF;
  * dead sockets found by server pings and terminated.
+ *
+ * A connection is served, once upgraded, by one of two kinds (`[server] ws_io`):
+ * - `native` (plain `ws` on Linux, when `npm ci` built `native/`): the socket's descriptor goes to
+ *   `native/ws.cc`, which frames, unmasks and pings for every connection in one epoll set and hands
+ *   JS whatever arrived on any of them in one call (`ws-native.ts`);
+ * - `node`: the `ws` library on Node's socket; always for `wss`.
  */
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import { NOT_BUILT, nativeAddon } from './addon';
 import { Flow, FlowHandler } from './flow';
 import { Inbox } from './inbox';
+import { acceptUpgrade, descriptor, NativeWsHub } from './ws-native';
+
+export type WsIo = 'auto' | 'native' | 'node';
 
 const KEEPALIVE = '\r\n\r\n';
 const PONG = Buffer.from('\r\n');
@@ -19,6 +30,7 @@ export interface WsOptions {
   maxPayload: number;
   pingIntervalMs: number;
   tls?: { cert: string; key: string };
+  io?: WsIo;
 }
 
 export class WsTransport {
@@ -26,6 +38,7 @@ export class WsTransport {
   private http: http.Server;
   private wss: WebSocketServer;
   private flows = new Map<string, WsFlow>();
+  private hub: NativeWsHub | null = null;
   private pinger: NodeJS.Timeout;
   private nextId = 1;
   private inbox: Inbox;
@@ -33,6 +46,12 @@ export class WsTransport {
   constructor(private readonly handler: FlowHandler, opts: WsOptions) {
     this.inbox = new Inbox(handler);
     this.secure = !!opts.tls;
+    const io = opts.io ?? 'auto';
+    if (io === 'native' && (this.secure || !nativeAddon())) {
+      throw new Error(`ws_io = native: ${this.secure ? 'wss (TLS) is served by the ws library only' : NOT_BUILT}`);
+    }
+    const addon = io === 'node' || this.secure ? null : nativeAddon();
+    if (addon) this.hub = new NativeWsHub(addon.ws, opts.maxPayload, (data, flow) => this.received(data, flow), (flow) => handler.onFlowClosed(flow));
     this.http = opts.tls
       ? https.createServer({ cert: fs.readFileSync(opts.tls.cert), key: fs.readFileSync(opts.tls.key) })
       : http.createServer();
@@ -55,8 +74,26 @@ export class WsTransport {
       socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nSub-protocol "sip" required\n');
       return;
     }
+    if (this.hub && socket instanceof net.Socket && descriptor(socket) >= 0) {
+      const response = acceptUpgrade(req, socket);
+      if (response) this.hub.adopt(`w${this.nextId++}`, socket, response, head);
+      return;
+    }
     socket.on('error', () => socket.destroy());
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+  }
+
+  /** Which kind serves plain `ws` connections. */
+  get kind(): 'native' | 'node' {
+    return this.hub ? 'native' : 'node';
+  }
+
+  private received(data: Buffer, flow: Flow): void {
+    if (data.length <= 4 && data.every((b) => b === 0x0d || b === 0x0a)) {
+      if (data.toString('latin1') === KEEPALIVE) flow.send(PONG);
+      return;
+    }
+    this.inbox.push(data, flow);
   }
 
   private accept(ws: WebSocket, req: http.IncomingMessage): void {
@@ -67,11 +104,7 @@ export class WsTransport {
     });
     ws.on('message', (data: Buffer) => {
       flow.alive = true;
-      if (data.length <= 4 && data.every((b) => b === 0x0d || b === 0x0a)) {
-        if (data.toString('latin1') === KEEPALIVE) ws.send(PONG);
-        return;
-      }
-      this.inbox.push(data, flow);
+      this.received(data, flow);
     });
     ws.on('error', onError);
     ws.on('close', () => {
@@ -81,6 +114,7 @@ export class WsTransport {
   }
 
   private ping(): void {
+    this.hub?.sweep();
     for (const flow of this.flows.values()) {
       if (!flow.alive) {
         flow.ws.terminate();
@@ -102,12 +136,13 @@ export class WsTransport {
   }
 
   get(id: string): Flow | undefined {
-    return this.flows.get(id);
+    return this.flows.get(id) ?? this.hub?.get(id);
   }
 
   close(): Promise<void> {
     clearInterval(this.pinger);
     this.inbox.close();
+    this.hub?.close();
     for (const flow of this.flows.values()) flow.ws.terminate();
     return new Promise((resolve) => this.http.close(() => resolve()));
   }

@@ -31,6 +31,7 @@ describe('config', () => {
         ws_max_payload: 65536,
         ws_ping_interval: 30,
         udp_io: 'auto',
+        ws_io: 'auto',
       },
       registrar: { min_expires: 60, max_expires: 3600, default_expires: 600 },
       proxy: { timer_c: 180 },
@@ -72,6 +73,7 @@ log_level = silent
 ws_max_payload = 1024
 ws_ping_interval = 5
 udp_io = node
+ws_io = node
 [registrar]
 min_expires = 30
 max_expires = 7200
@@ -110,6 +112,7 @@ default_locale = gl-ES
       ws_max_payload: 1024,
       ws_ping_interval: 5,
       udp_io: 'node',
+      ws_io: 'node',
     });
     expect(config.registrar).to.deep.equal({ min_expires: 30, max_expires: 7200, default_expires: 3600 });
     expect(config.proxy.timer_c).to.equal(200);
@@ -140,6 +143,7 @@ default_locale = gl-ES
       expectConfigError('[server]\nsip_port = 70000\n', 'server.sip_port', 'between 0 and 65535'));
     it('negative port', () => expectConfigError('[server]\nadmin_port = -1\n', 'server.admin_port', 'between'));
     it('bad udp_io', () => expectConfigError('[server]\nudp_io = fast\n', 'server.udp_io', 'auto, native or node'));
+    it('bad ws_io', () => expectConfigError('[server]\nws_io = uws\n', 'server.ws_io', 'auto, native or node'));
     it('bad log level', () => expectConfigError('[server]\nlog_level = loud\n', 'server.log_level', 'one of'));
     it('bad store backend', () => expectConfigError('[store]\nbackend = mysql\n', 'store.backend', 'memory or redis'));
     it('tls_cert without tls_key', () => expectConfigError('[server]\ntls_cert = /c.pem\n', 'server.tls_key', 'required'));

@@ -29,10 +29,10 @@ describe('SIP over UDP: the socket', () => {
   });
 });
 
-describe('SIP over UDP: the native socket in a worker thread', () => {
-  it('survives the worker being terminated with its socket open (the addon is unloaded before libuv closes handles)', function () {
+describe('The native transports in a worker thread', () => {
+  it('survives the worker being terminated with its UDP socket and WebSocket server open (the addon is unloaded before libuv closes handles)', function () {
     if (!nativeAvailable('127.0.0.1')) this.skip();
-    const addon = path.join(__dirname, '../../signaling/transport/native/build/Release/wac_udp.node');
+    const addon = path.join(__dirname, '../../signaling/transport/native/build/Release/wac_io.node');
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wac-udp-')), 'worker.js');
     fs.writeFileSync(file, `
       const { Worker, isMainThread, parentPort } = require('node:worker_threads');
@@ -40,8 +40,9 @@ describe('SIP over UDP: the native socket in a worker thread', () => {
         const w = new Worker(__filename);
         w.on('message', () => w.terminate().then(() => console.log('survived')));
       } else {
-        const udp = require(${JSON.stringify(addon)});
+        const { udp, ws } = require(${JSON.stringify(addon)});
         udp.open('127.0.0.1', 0, 65536, 65536, () => {});
+        ws.open(65536, () => {});
         parentPort.postMessage('open');
       }
     `);

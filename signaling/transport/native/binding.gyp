@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "wac_udp",
-      "sources": ["udp.cc"],
+      "target_name": "wac_io",
+      "sources": ["addon.cc", "udp.cc", "ws.cc"],
       "cflags_cc": ["-O2", "-std=c++17", "-Wall"],
       "conditions": [["OS!='linux'", {"type": "none"}]]
     }

@@ -4,8 +4,9 @@
 // handed to JS as one block in one call; and sends are queued and written by a thread of their own
 // with sendmmsg, so the sending syscalls (on loopback they also run the receiver's side of the
 // stack) leave the JS thread. IPv4 only, as the transport that uses it.
-#include <node_api.h>
 #include <uv.h>
+
+#include "addon.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -90,29 +91,7 @@ struct Socket {
     for (uint32_t k = 0; k < count; k++) records[4 * k] += static_cast<uint32_t>(head);
     memcpy(block, records.data(), head);
     memcpy(block + head, data.data(), data.size());
-    deliver(block, head + data.size(), count);
-  }
-
-  void deliver(char* block, size_t size, uint32_t count) {
-    napi_handle_scope scope;
-    napi_open_handle_scope(env, &scope);
-    napi_value ab, n, fn, recv;
-    if (napi_create_external_arraybuffer(env, block, size, [](napi_env, void* p, void*) { free(p); }, nullptr, &ab) != napi_ok) {
-      free(block);
-    } else {
-      napi_create_uint32(env, count, &n);
-      napi_get_reference_value(env, onBatch, &fn);
-      napi_get_global(env, &recv);
-      napi_value argv[2] = {ab, n};
-      // As a callback from the event loop: nextTicks and microtasks run after it, as after a dgram 'message'.
-      bool thrown = false;
-      if (napi_make_callback(env, async, recv, fn, 2, argv, nullptr) != napi_ok && napi_is_exception_pending(env, &thrown) == napi_ok && thrown) {
-        napi_value err;
-        napi_get_and_clear_last_exception(env, &err);
-        napi_fatal_exception(env, err);
-      }
-    }
-    napi_close_handle_scope(env, scope);
+    wac::Deliver(env, onBatch, async, block, head + data.size(), count);
   }
 
   void flush() {
@@ -208,31 +187,6 @@ void OnReadable(uv_poll_t* handle, int status, int) {
   s->readable();
 }
 
-napi_value Throw(napi_env env, const char* what, int err) {
-  napi_value code, msg, error;
-  const char* name = err ? strerrorname_np(err) : "EINVAL";
-  napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
-  std::string text = std::string(what) + (err ? std::string(": ") + strerror(err) : "");
-  napi_create_string_utf8(env, text.c_str(), NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, code, msg, &error);
-  napi_throw(env, error);
-  return nullptr;
-}
-
-Socket* Unwrap(napi_env env, napi_value v) {
-  void* p = nullptr;
-  if (napi_get_value_external(env, v, &p) != napi_ok) return nullptr;
-  return static_cast<Socket*>(p);
-}
-
-// The socket a call names first; its other arguments land in argv (missing ones as undefined).
-template <size_t N>
-Socket* Args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
-  size_t argc = N;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  return Unwrap(env, argv[0]);
-}
-
 // open(address, port, recvBufferBytes, sendBufferBytes, onBatch(block, count)) -> handle
 napi_value Open(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -246,14 +200,14 @@ napi_value Open(napi_env env, napi_callback_info info) {
   if (argc < 5 || napi_get_value_string_utf8(env, argv[0], address, sizeof address, &len) != napi_ok ||
       napi_get_value_uint32(env, argv[1], &port) != napi_ok || napi_get_value_uint32(env, argv[2], &rcv) != napi_ok ||
       napi_get_value_uint32(env, argv[3], &snd) != napi_ok || cbType != napi_function || port > 65535) {
-    return Throw(env, "open(address, port, recvBuffer, sendBuffer, onBatch)", 0);
+    return wac::Throw(env, "open(address, port, recvBuffer, sendBuffer, onBatch)", 0);
   }
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, address, &sa.sin_addr) != 1) return Throw(env, "not an IPv4 address", 0);
+  if (inet_pton(AF_INET, address, &sa.sin_addr) != 1) return wac::Throw(env, "not an IPv4 address", 0);
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return Throw(env, "socket", errno);
+  if (fd < 0) return wac::Throw(env, "socket", errno);
   // Kernel caps (net.core.rmem_max, wmem_max) apply; a refusal keeps the default.
   int r = static_cast<int>(rcv), w = static_cast<int>(snd);
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &r, sizeof r);
@@ -261,7 +215,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
   if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
     int e = errno;
     close(fd);
-    return Throw(env, "bind", e);
+    return wac::Throw(env, "bind", e);
   }
   uv_loop_t* loop;
   napi_get_uv_event_loop(env, &loop);
@@ -283,7 +237,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
     napi_delete_reference(env, sock->onBatch);
     napi_async_destroy(env, sock->async);
     delete sock;
-    return Throw(env, "uv_poll", EIO);
+    return wac::Throw(env, "uv_poll", EIO);
   }
   sock->sender = std::thread([sock] { sock->send(); });
   napi_value handle;
@@ -300,11 +254,11 @@ napi_value Open(napi_env env, napi_callback_info info) {
 // port(handle) -> the bound port
 napi_value Port(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  Socket* s = Args(env, info, argv);
-  if (!s || s->closed) return Throw(env, "port: socket closed", EBADF);
+  Socket* s = wac::Args<Socket>(env, info, argv);
+  if (!s || s->closed) return wac::Throw(env, "port: socket closed", EBADF);
   sockaddr_in sa{};
   socklen_t sl = sizeof sa;
-  if (getsockname(s->fd, reinterpret_cast<sockaddr*>(&sa), &sl) < 0) return Throw(env, "getsockname", errno);
+  if (getsockname(s->fd, reinterpret_cast<sockaddr*>(&sa), &sl) < 0) return wac::Throw(env, "getsockname", errno);
   napi_value out;
   napi_create_uint32(env, ntohs(sa.sin_port), &out);
   return out;
@@ -313,7 +267,7 @@ napi_value Port(napi_env env, napi_callback_info info) {
 // send(handle, buffer, address as uint32, port): queued until flush(), never blocks
 napi_value Send(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  Socket* s = Args(env, info, argv);
+  Socket* s = wac::Args<Socket>(env, info, argv);
   void* data;
   size_t len;
   uint32_t addr, port;
@@ -338,7 +292,7 @@ napi_value Send(napi_env env, napi_callback_info info) {
 // flush(handle): hands what send() queued to the sender thread, in one wake-up
 napi_value Flush(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  Socket* s = Args(env, info, argv);
+  Socket* s = wac::Args<Socket>(env, info, argv);
   if (s && !s->closed) s->flush();
   return nullptr;
 }
@@ -346,12 +300,16 @@ napi_value Flush(napi_env env, napi_callback_info info) {
 // close(handle): what was queued still goes out; nothing is received after it returns
 napi_value Close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  Socket* s = Args(env, info, argv);
+  Socket* s = wac::Args<Socket>(env, info, argv);
   if (s) s->shutdown();
   return nullptr;
 }
 
-napi_value Init(napi_env env, napi_value exports) {
+}  // namespace
+
+napi_value wac::InitUdp(napi_env env) {
+  napi_value exports;
+  napi_create_object(env, &exports);
   napi_property_descriptor d[] = {
       {"open", nullptr, Open, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"port", nullptr, Port, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -362,7 +320,3 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, 5, d);
   return exports;
 }
-
-}  // namespace
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,63 @@
+// What the addon's parts share: the error convention and argument unpacking of their calls.
+#pragma once
+#include <node_api.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include <string>
+
+namespace wac {
+
+// Throws an Error whose code is the errno's name (EINVAL when err is 0) and returns null.
+inline napi_value Throw(napi_env env, const char* what, int err) {
+  napi_value code, msg, error;
+  const char* name = err ? strerrorname_np(err) : "EINVAL";
+  napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
+  std::string text = std::string(what) + (err ? std::string(": ") + strerror(err) : "");
+  napi_create_string_utf8(env, text.c_str(), NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  napi_throw(env, error);
+  return nullptr;
+}
+
+// The object a call names first (an external made by its open()); the other arguments land in argv,
+// missing ones as undefined.
+template <typename T, size_t N>
+T* Args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
+  size_t argc = N;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  void* p = nullptr;
+  if (napi_get_value_external(env, argv[0], &p) != napi_ok) return nullptr;
+  return static_cast<T*>(p);
+}
+
+// Calls fn(block, count) with `block` handed to JS as an ArrayBuffer it frees. From the event loop
+// (async non-null) as a callback, so nextTicks and microtasks run after it; from inside a JS call
+// (async null) as a plain call.
+inline void Deliver(napi_env env, napi_ref fn, napi_async_context async, char* block, size_t size, uint32_t count) {
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value ab, n, f, recv;
+  if (napi_create_external_arraybuffer(env, block, size, [](napi_env, void* p, void*) { free(p); }, nullptr, &ab) != napi_ok) {
+    free(block);
+  } else {
+    napi_create_uint32(env, count, &n);
+    napi_get_reference_value(env, fn, &f);
+    napi_get_global(env, &recv);
+    napi_value argv[2] = {ab, n};
+    napi_status st = async ? napi_make_callback(env, async, recv, f, 2, argv, nullptr) : napi_call_function(env, recv, f, 2, argv, nullptr);
+    bool thrown = false;
+    if (async && st != napi_ok && napi_is_exception_pending(env, &thrown) == napi_ok && thrown) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      napi_fatal_exception(env, err);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+napi_value InitUdp(napi_env env);
+napi_value InitWs(napi_env env);
+
+}  // namespace wac

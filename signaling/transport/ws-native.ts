@@ -77,25 +77,35 @@ export class NativeWsHub {
     try {
       this.addon.adopt(this.handle, n, descriptor(socket), response, head);
     } catch {
-      // Out of descriptors for the duplicate: the client sees the connection close.
+      // Out of descriptors for the duplicate (the addon calls no JS here): the client sees the
+      // connection close.
       this.flows.delete(n);
     }
     // Closes Node's descriptor only: the addon's duplicate keeps the connection, with no FIN sent.
     socket.destroy();
+    // Writes the 101 and delivers whatever `head` held.
+    this.addon.flush(this.handle);
   }
 
   /** (kind, connection, offset, length) records, then the payloads. */
   private events = (block: ArrayBuffer, count: number): void => {
     const meta = new Uint32Array(block, 0, 4 * count);
+    let failure: { error: unknown } | null = null;
     for (let i = 0; i < 4 * count; i += 4) {
       const flow = this.flows.get(meta[i + 1]);
       if (!flow) continue;
-      if (meta[i] === CLOSED) {
-        this.flows.delete(flow.n);
-        flow.open = false;
-        this.onClosed(flow);
-      } else this.onMessage(Buffer.from(block, meta[i + 2], meta[i + 3]), flow);
+      // A handler that throws must not cost the other records their turn (a closed flow left open).
+      try {
+        if (meta[i] === CLOSED) {
+          this.flows.delete(flow.n);
+          flow.open = false;
+          this.onClosed(flow);
+        } else this.onMessage(Buffer.from(block, meta[i + 2], meta[i + 3]), flow);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
+    if (failure) throw failure.error;
   };
 
   get(id: string): Flow | undefined {

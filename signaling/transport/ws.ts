@@ -39,6 +39,7 @@ export class WsTransport {
   private wss: WebSocketServer;
   private flows = new Map<string, WsFlow>();
   private hub: NativeWsHub | null = null;
+  private warned = false;
   private pinger: NodeJS.Timeout;
   private nextId = 1;
   private inbox: Inbox;
@@ -74,9 +75,15 @@ export class WsTransport {
       socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nSub-protocol "sip" required\n');
       return;
     }
-    if (this.hub && socket instanceof net.Socket && descriptor(socket) >= 0) {
-      const response = acceptUpgrade(req, socket);
-      if (response) this.hub.adopt(`w${this.nextId++}`, socket, response, head);
+    const fd = this.hub && socket instanceof net.Socket ? descriptor(socket) : -1;
+    if (this.hub && fd < 0 && !this.warned) {
+      // Node no longer exposes the descriptor: connections go to the ws library instead.
+      process.emitWarning('ws_io: Node gives no socket descriptor; WebSocket served by the ws library');
+      this.warned = true;
+    }
+    if (this.hub && fd >= 0) {
+      const response = acceptUpgrade(req, socket as net.Socket);
+      if (response) this.hub.adopt(`w${this.nextId++}`, socket as net.Socket, response, head);
       return;
     }
     socket.on('error', () => socket.destroy());

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
 import WebSocket from 'ws';
 import { nativeAddon } from '../../signaling/transport/addon';
@@ -168,6 +169,7 @@ for (const io of ['native', 'node'] as const) {
       expect(await until(() => t.messages.length === 2)).to.equal(true);
       expect(t.messages.map((m) => m.data.toString())).to.deep.equal(['OPTIONS text: ASCII, then € and 😀', 'OPTIONS bin']);
       const flow = t.messages[0].flow;
+      expect(flow.constructor.name, 'the connection is served by the kind asked for').to.equal(io === 'native' ? 'NativeWsFlow' : 'WsFlow');
       expect(flow.transport).to.equal('WS');
       expect(flow.remoteAddress).to.equal('127.0.0.1');
       expect(flow.remotePort).to.equal((c as unknown as { _socket: net.Socket })._socket.localPort);
@@ -240,6 +242,12 @@ for (const io of ['native', 'node'] as const) {
       ['a continuation with no message begun', () => frame(0, Buffer.from('x')), 1002],
       ['a fragmented ping', () => frame(9, Buffer.from('x'), { fin: false }), 1002],
       ['an unknown opcode', () => frame(3, Buffer.from('x')), 1002],
+      ['an unknown control opcode', () => frame(0xb, Buffer.from('x')), 1002],
+      ['a ping over 125 bytes', () => frame(9, Buffer.alloc(126, 'p')), 1002],
+      ['a new message inside a fragmented one', () => Buffer.concat([frame(1, Buffer.from('a'), { fin: false }), frame(1, Buffer.from('b'))]), 1002],
+      ['a close frame with a one-byte body', () => frame(8, Buffer.from([3])), 1002],
+      ['a close frame with status 1005, which no endpoint may send', () => frame(8, Buffer.from([0x03, 0xed])), 1002],
+      ['a close frame whose reason is not UTF-8', () => frame(8, Buffer.from([0x03, 0xe8, 0xff])), 1007],
       ['a text message that is not UTF-8 (an overlong NUL)', () => frame(1, Buffer.from([0x41, 0xc0, 0x80])), 1007],
       ['a text message carrying a UTF-16 surrogate', () => frame(1, Buffer.from('12345678\xed\xa0\x80', 'latin1')), 1007],
       ['a text message cut inside a character', () => frame(1, Buffer.from('abcdefghij\xe2\x82', 'latin1')), 1007],
@@ -332,6 +340,33 @@ for (const io of ['native', 'node'] as const) {
 }
 
 describe('SIP over WebSocket (ws_io = native): a peer that stops reading', () => {
+  const fds = () => fs.readdirSync('/proc/self/fd').length;
+
+  it('and sends a close frame is reported closed at once, and its socket closed by the next sweeps', async function () {
+    if (!nativeAddon()) this.skip();
+    const t = await start('native', { pingIntervalMs: 300 });
+    const before = fds();
+    const r = await Raw.open(t.port);
+    try {
+      r.socket.write(frame(1, Buffer.from('then stops reading')));
+      expect(await until(() => t.messages.length === 1)).to.equal(true);
+      r.socket.pause();
+      const flow = t.messages[0].flow;
+      for (let i = 0; i < 64; i++) flow.send(Buffer.alloc(60000, 'x'));
+      await sleep(50);
+      r.socket.write(frame(8, Buffer.from([0x03, 0xe8])));
+      expect(await until(() => t.closed.length === 1, 250), 'reported closed before any sweep').to.equal(true);
+      expect(flow.isOpen()).to.equal(false);
+      expect(flow.send(Buffer.from('late'))).to.equal(false);
+      expect(fds(), 'its descriptor is still open, waiting for the peer').to.equal(before + 2);
+      expect(await until(() => fds() === before + 1, 2000), 'closed by the sweeps').to.equal(true);
+      expect(t.closed).to.have.length(1);
+    } finally {
+      r.destroy();
+      await t.transport.close();
+    }
+  });
+
   it('is closed once more than 8 MiB waits for it, and reported', async function () {
     if (!nativeAddon()) this.skip();
     const t = await start('native');

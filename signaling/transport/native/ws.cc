@@ -28,7 +28,8 @@ constexpr int kEvents = 256;
 constexpr size_t kRead = 65536;
 // Output a peer leaves unread beyond this ends its connection rather than the server's memory.
 constexpr size_t kMaxPending = 8 * 1024 * 1024;
-constexpr size_t kKeep = 16384;  // buffer capacity a connection keeps once it has nothing pending
+constexpr size_t kKeep = 16384;
+constexpr size_t kDeliverAt = 256 * 1024 * 1024;  // buffer capacity a connection keeps once it has nothing pending
 
 enum Event : uint32_t { kMessage = 0, kClosed = 1 };
 
@@ -76,7 +77,9 @@ struct Conn {
   bool alive = true;    // heard from since the last sweep
   bool dirty = false;   // in the server's list of connections with output to write
   bool waiting = false;  // the socket was full: written again when epoll says it is writable
-  bool closing = false;  // a close frame went out: closed once `out` is written
+  // A close frame is queued: JS was told the connection is closed; once the frame is written the
+  // sending side is shut, and the socket closes at the peer's EOF or the next sweeps.
+  bool closing = false;
 };
 
 struct Server {
@@ -141,12 +144,12 @@ struct Server {
     }
   }
 
-  // Ends a connection at once and reports it to JS.
+  // Ends a connection at once and reports it to JS (unless that was done when it began closing).
   void drop(Conn* c) {
     epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, nullptr);
     close(c->fd);
     conns.erase(c->id);
-    event(kClosed, c->id, "", 0);
+    if (!c->closing) event(kClosed, c->id, "", 0);
     // Freed when the dirty list is next walked: a caller may still hold it.
     c->fd = -1;
     if (!c->dirty) {
@@ -159,7 +162,13 @@ struct Server {
   void fail(Conn* c, uint16_t status) {
     char code[2] = {static_cast<char>(status >> 8), static_cast<char>(status)};
     frame(c, 0x8, code, 2);
+    startClosing(c);
+  }
+
+  void startClosing(Conn* c) {
     c->closing = true;
+    c->alive = true;
+    event(kClosed, c->id, "", 0);
   }
 
   // Takes whole frames from p[0..n) and returns how many bytes it used.
@@ -210,7 +219,7 @@ struct Server {
         else if (len > 2 && !IsUtf8(reinterpret_cast<uint8_t*>(payload) + 2, len - 2)) fail(c, 1007);
         else {
           frame(c, 0x8, payload, len >= 2 ? 2 : 0);
-          c->closing = true;
+          startClosing(c);
         }
       } else if (op != 0xa) {
         if (fin && op != 0) deliverMessage(c, op, payload, len);
@@ -302,7 +311,8 @@ struct Server {
       e.data.u32 = c->id;
       epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
     }
-    if (c->closing) drop(c);
+    // Not close() yet: unread input would make it a reset, which can cost the peer the close frame.
+    if (c->closing) ::shutdown(c->fd, SHUT_WR);
   }
 
   void poll() {
@@ -317,6 +327,12 @@ struct Server {
         if (c->fd < 0) continue;  // dropped: freed by the flush below
       }
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) readable(c);
+      // Offsets in the block are 32-bit: hand over what has gathered long before they could wrap.
+      if (data.size() > kDeliverAt) {
+        flush();
+        deliver(true);
+        if (closed) return;
+      }
     }
     flush();  // pongs and close frames
     deliver(true);
@@ -394,8 +410,8 @@ napi_value Open(napi_env env, napi_callback_info info) {
 }
 
 // adopt(handle, id, fd, response, head): takes a duplicate of the upgraded socket `fd` (the caller then
-// closes its own), writes `response` (the 101) and reads `head`, the bytes that came after the upgrade
-// request, as the connection's first input; their events are delivered before it returns.
+// closes its own), queues `response` (the 101) and reads `head`, the bytes that came after the upgrade
+// request, as the connection's first input. Calls no JS: the caller's flush() writes and delivers.
 napi_value Adopt(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   Server* s = wac::Args<Server>(env, info, argv);
@@ -432,8 +448,6 @@ napi_value Adopt(napi_env env, napi_callback_info info) {
     std::string copy(static_cast<char*>(head), headLen);  // unmasked in place: not the caller's buffer
     s->received(c, &copy[0], copy.size());
   }
-  s->flush();
-  s->deliver(false);
   return nullptr;
 }
 
@@ -480,8 +494,9 @@ napi_value Sweep(napi_env env, napi_callback_info info) {
   all.reserve(s->conns.size());
   for (auto& kv : s->conns) all.push_back(kv.second);
   for (Conn* c : all) {
-    if (c->closing) continue;
+    // A closing peer gets one sweep's time to hang up.
     if (!c->alive) s->drop(c);
+    else if (c->closing) c->alive = false;
     else {
       c->alive = false;
       s->frame(c, 0x9, "", 0);

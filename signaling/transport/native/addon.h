@@ -57,6 +57,24 @@ inline void Deliver(napi_env env, napi_ref fn, napi_async_context async, char* b
   napi_close_handle_scope(env, scope);
 }
 
+struct Method {
+  const char* name;
+  napi_callback fn;
+};
+
+// An object of the given functions: what each part exports.
+template <size_t N>
+napi_value Methods(napi_env env, const Method (&methods)[N]) {
+  napi_value obj;
+  napi_create_object(env, &obj);
+  for (const Method& m : methods) {
+    napi_value fn;
+    napi_create_function(env, m.name, NAPI_AUTO_LENGTH, m.fn, nullptr, &fn);
+    napi_set_named_property(env, obj, m.name, fn);
+  }
+  return obj;
+}
+
 napi_value InitUdp(napi_env env);
 napi_value InitWs(napi_env env);
 

@@ -308,15 +308,5 @@ napi_value Close(napi_env env, napi_callback_info info) {
 }  // namespace
 
 napi_value wac::InitUdp(napi_env env) {
-  napi_value exports;
-  napi_create_object(env, &exports);
-  napi_property_descriptor d[] = {
-      {"open", nullptr, Open, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"port", nullptr, Port, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"send", nullptr, Send, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"flush", nullptr, Flush, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_default, nullptr},
-  };
-  napi_define_properties(env, exports, 5, d);
-  return exports;
+  return wac::Methods(env, {{"open", Open}, {"port", Port}, {"send", Send}, {"flush", Flush}, {"close", Close}});
 }

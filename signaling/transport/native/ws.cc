@@ -266,6 +266,12 @@ struct Server {
     }
   }
 
+  // After a call from JS: writes what is waiting and reports what happened.
+  void settle() {
+    flush();
+    deliver(false);
+  }
+
   // Writes what each connection has waiting; one write per connection.
   void flush() {
     std::vector<Conn*> list;
@@ -477,10 +483,7 @@ napi_value Send(napi_env env, napi_callback_info info) {
 napi_value Flush(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   Server* s = wac::Args<Server>(env, info, argv);
-  if (s && !s->closed) {
-    s->flush();
-    s->deliver(false);
-  }
+  if (s && !s->closed) s->settle();
   return nullptr;
 }
 
@@ -502,8 +505,7 @@ napi_value Sweep(napi_env env, napi_callback_info info) {
       s->frame(c, 0x9, "", 0);
     }
   }
-  s->flush();
-  s->deliver(false);
+  s->settle();
   return nullptr;
 }
 
@@ -518,16 +520,5 @@ napi_value Close(napi_env env, napi_callback_info info) {
 }  // namespace
 
 napi_value wac::InitWs(napi_env env) {
-  napi_value exports;
-  napi_create_object(env, &exports);
-  napi_property_descriptor d[] = {
-      {"open", nullptr, Open, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"adopt", nullptr, Adopt, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"send", nullptr, Send, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"flush", nullptr, Flush, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"sweep", nullptr, Sweep, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_default, nullptr},
-  };
-  napi_define_properties(env, exports, 6, d);
-  return exports;
+  return wac::Methods(env, {{"open", Open}, {"adopt", Adopt}, {"send", Send}, {"flush", Flush}, {"sweep", Sweep}, {"close", Close}});
 }

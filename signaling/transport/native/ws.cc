@@ -158,7 +158,7 @@ struct Server {
     }
   }
 
-  // Fails the connection (RFC 6455 §7.1.7): a close frame with the status, then the socket closes.
+  // Fails the connection (RFC 6455 §7.1.7): a close frame with the status, then closing (`Conn::closing`).
   void fail(Conn* c, uint16_t status) {
     char code[2] = {static_cast<char>(status >> 8), static_cast<char>(status)};
     frame(c, 0x8, code, 2);
@@ -497,7 +497,7 @@ napi_value Sweep(napi_env env, napi_callback_info info) {
   all.reserve(s->conns.size());
   for (auto& kv : s->conns) all.push_back(kv.second);
   for (Conn* c : all) {
-    // A closing peer gets one sweep's time to hang up.
+    // A closing peer gets until the second sweep to hang up.
     if (!c->alive) s->drop(c);
     else if (c->closing) c->alive = false;
     else {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP, isIPv4 } from 'node:net';
 import { parse as parseIni } from 'ini';
 import { z } from 'zod';
 
@@ -110,11 +111,15 @@ const authSchema = z.strictObject({
 });
 
 const trunkSchema = z.strictObject({
-  address: nonEmpty().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address'),
+  // Dotted-decimal with no leading zeros: `010.0.0.1` would be octal to some resolvers and cannot
+  // be sent to by the native UDP socket.
+  address: nonEmpty().refine((a) => isIPv4(a), 'must be an IPv4 address'),
   port: int(1, 65535).default(5060),
   transport: z.enum(['udp', 'tcp'], { error: 'must be udp or tcp' }).default('udp'),
   /** Source addresses trusted as this trunk without digest; default: its address. */
-  allow: z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v])).optional(),
+  allow: z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]))
+    // Compared as text with a message's source address: anything but an IP address would never match.
+    .refine((v) => v.every((a) => isIP(a) !== 0), 'must be IP addresses').optional(),
   /** Host of the Request-URI and To of calls sent to the trunk; default: its address. */
   domain: optionalString(),
   /** Outbound digest credentials, used when the trunk challenges. */

@@ -195,5 +195,10 @@ default_locale = gl-ES
     ]);
     expect(() => parseConfig('[trunk.x]\naddress = 127.0.0.1\nadress = 1\n')).to.throw(/trunk\.x\.adress: unknown key/);
     expect(() => parseConfig('[trunk.x]\naddress = pstn.example\n')).to.throw(/trunk\.x\.address: must be an IPv4 address/);
+    for (const bad of ['010.0.0.1', '256.1.1.1', '1.2.3']) {
+      expect(() => parseConfig(`[trunk.x]\naddress = ${bad}\n`), bad).to.throw(/trunk\.x\.address: must be an IPv4 address/);
+    }
+    expect(() => parseConfig('[trunk.x]\naddress = 127.0.0.1\nallow[] = 127.0.0.2\nallow[] = pstn.example\n')).to.throw(/trunk\.x\.allow: must be IP addresses/);
+    expect(parseConfig('[trunk.x]\naddress = 127.0.0.1\nallow[] = ::1\n').trunks[0].allow).to.deep.equal(['::1']);
   });
 });

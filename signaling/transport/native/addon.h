@@ -1,8 +1,10 @@
 // What the addon's parts share: the error convention and argument unpacking of their calls.
 #pragma once
 #include <node_api.h>
+#include <uv.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <string>
@@ -32,30 +34,71 @@ T* Args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
   return static_cast<T*>(p);
 }
 
-// Calls fn(block, count) with `block` handed to JS as an ArrayBuffer it frees. From the event loop
-// (async non-null) as a callback, so nextTicks and microtasks run after it; from inside a JS call
-// (async null) as a plain call.
-inline void Deliver(napi_env env, napi_ref fn, napi_async_context async, char* block, size_t size, uint32_t count) {
-  napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
-  napi_value ab, n, f, recv;
-  if (napi_create_external_arraybuffer(env, block, size, [](napi_env, void* p, void*) { free(p); }, nullptr, &ab) != napi_ok) {
-    free(block);
-  } else {
-    napi_create_uint32(env, count, &n);
-    napi_get_reference_value(env, fn, &f);
-    napi_get_global(env, &recv);
-    napi_value argv[2] = {ab, n};
-    napi_status st = async ? napi_make_callback(env, async, recv, f, 2, argv, nullptr) : napi_call_function(env, recv, f, 2, argv, nullptr);
-    bool thrown = false;
-    if (async && st != napi_ok && napi_is_exception_pending(env, &thrown) == napi_ok && thrown) {
-      napi_value err;
-      napi_get_and_clear_last_exception(env, &err);
-      napi_fatal_exception(env, err);
+// A descriptor watched on the loop for readability, and the JS function its owner hands what it
+// read to: the part both transports share.
+struct Watch {
+  napi_env env = nullptr;
+  napi_ref fn = nullptr;
+  napi_async_context async = nullptr;
+  uv_poll_t* poll = nullptr;
+
+  // Starts watching `fd`, calling `cb` with `data` as the handle's data; false (and nothing held)
+  // when libuv refuses.
+  bool start(napi_env e, int fd, napi_value callback, const char* name, uv_poll_cb cb, void* data) {
+    uv_loop_t* loop;
+    napi_get_uv_event_loop(e, &loop);
+    poll = new uv_poll_t;
+    poll->data = data;
+    bool inited = uv_poll_init(loop, poll, fd) == 0;
+    if (!inited || uv_poll_start(poll, UV_READABLE, cb) != 0) {
+      if (inited) uv_close(reinterpret_cast<uv_handle_t*>(poll), nullptr);  // left allocated, as in stop()
+      else delete poll;
+      poll = nullptr;
+      return false;
     }
+    env = e;
+    napi_create_reference(e, callback, 1, &fn);
+    napi_value n;
+    napi_create_string_utf8(e, name, NAPI_AUTO_LENGTH, &n);
+    napi_async_init(e, nullptr, n, &async);
+    return true;
   }
-  napi_close_handle_scope(env, scope);
-}
+
+  void stop() {
+    uv_poll_stop(poll);
+    // No close callback, and the few bytes of the handle are never freed: a worker thread's teardown
+    // unloads this addon before libuv would run a callback of its code (which then crashed).
+    uv_close(reinterpret_cast<uv_handle_t*>(poll), nullptr);
+    poll = nullptr;
+    napi_delete_reference(env, fn);
+    napi_async_destroy(env, async);
+  }
+
+  // Calls fn(block, count) with `block` (malloc'd) handed to JS as an ArrayBuffer it frees. From the
+  // event loop as a callback, so nextTicks and microtasks run after it; from inside a JS call
+  // (fromLoop false) as a plain call, an exception going back to that caller.
+  void deliver(char* block, size_t size, uint32_t count, bool fromLoop) {
+    napi_handle_scope scope;
+    napi_open_handle_scope(env, &scope);
+    napi_value ab, n, f, recv;
+    if (napi_create_external_arraybuffer(env, block, size, [](napi_env, void* p, void*) { free(p); }, nullptr, &ab) != napi_ok) {
+      free(block);
+    } else {
+      napi_create_uint32(env, count, &n);
+      napi_get_reference_value(env, fn, &f);
+      napi_get_global(env, &recv);
+      napi_value argv[2] = {ab, n};
+      napi_status st = fromLoop ? napi_make_callback(env, async, recv, f, 2, argv, nullptr) : napi_call_function(env, recv, f, 2, argv, nullptr);
+      bool thrown = false;
+      if (fromLoop && st != napi_ok && napi_is_exception_pending(env, &thrown) == napi_ok && thrown) {
+        napi_value err;
+        napi_get_and_clear_last_exception(env, &err);
+        napi_fatal_exception(env, err);
+      }
+    }
+    napi_close_handle_scope(env, scope);
+  }
+};
 
 struct Method {
   const char* name;

@@ -41,10 +41,7 @@ struct Outgoing {
 struct Socket {
   int fd = -1;
   bool closed = false;
-  napi_env env = nullptr;
-  napi_ref onBatch = nullptr;
-  napi_async_context async = nullptr;
-  uv_poll_t* watcher = nullptr;
+  wac::Watch watch;
   std::vector<char> arena;
   mmsghdr msgs[kBatch];
   iovec iov[kBatch];
@@ -91,7 +88,7 @@ struct Socket {
     for (uint32_t k = 0; k < count; k++) records[4 * k] += static_cast<uint32_t>(head);
     memcpy(block, records.data(), head);
     memcpy(block + head, data.data(), data.size());
-    wac::Deliver(env, onBatch, async, block, head + data.size(), count);
+    watch.deliver(block, head + data.size(), count, true);
   }
 
   void flush() {
@@ -170,14 +167,8 @@ struct Socket {
     }
     cv.notify_one();
     if (sender.joinable()) sender.join();
-    uv_poll_stop(watcher);
-    // No close callback, and the few bytes of the handle are never freed: a worker thread's teardown
-    // unloads this addon before libuv would run a callback of its code (which then crashed).
-    uv_close(reinterpret_cast<uv_handle_t*>(watcher), nullptr);
-    watcher = nullptr;
+    watch.stop();
     close(fd);
-    napi_delete_reference(env, onBatch);
-    napi_async_destroy(env, async);
   }
 };
 
@@ -217,25 +208,11 @@ napi_value Open(napi_env env, napi_callback_info info) {
     close(fd);
     return wac::Throw(env, "bind", e);
   }
-  uv_loop_t* loop;
-  napi_get_uv_event_loop(env, &loop);
   Socket* sock = new Socket();
   sock->fd = fd;
-  sock->env = env;
   sock->arena.resize(kBatch * kSlot);
-  napi_create_reference(env, argv[4], 1, &sock->onBatch);
-  napi_value name;
-  napi_create_string_utf8(env, "wac_udp", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, nullptr, name, &sock->async);
-  sock->watcher = new uv_poll_t;
-  sock->watcher->data = sock;
-  bool polled = uv_poll_init(loop, sock->watcher, fd) == 0;
-  if (!polled || uv_poll_start(sock->watcher, UV_READABLE, OnReadable) != 0) {
-    if (polled) uv_close(reinterpret_cast<uv_handle_t*>(sock->watcher), nullptr);  // left allocated, as in shutdown()
-    else delete sock->watcher;
+  if (!sock->watch.start(env, fd, argv[4], "wac_udp", OnReadable, sock)) {
     close(fd);
-    napi_delete_reference(env, sock->onBatch);
-    napi_async_destroy(env, sock->async);
     delete sock;
     return wac::Throw(env, "uv_poll", EIO);
   }

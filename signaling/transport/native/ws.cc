@@ -28,8 +28,9 @@ constexpr int kEvents = 256;
 constexpr size_t kRead = 65536;
 // Output a peer leaves unread beyond this ends its connection rather than the server's memory.
 constexpr size_t kMaxPending = 8 * 1024 * 1024;
-constexpr size_t kKeep = 16384;
-constexpr size_t kDeliverAt = 256 * 1024 * 1024;  // buffer capacity a connection keeps once it has nothing pending
+constexpr size_t kKeep = 16384;  // buffer capacity a connection keeps once it has nothing pending
+// Events gathered in one wake-up are handed over past this, long before the block's 32-bit offsets wrap.
+constexpr size_t kDeliverAt = 256 * 1024 * 1024;
 
 enum Event : uint32_t { kMessage = 0, kClosed = 1 };
 
@@ -83,11 +84,8 @@ struct Conn {
 };
 
 struct Server {
-  napi_env env = nullptr;
-  napi_ref onEvents = nullptr;
-  napi_async_context async = nullptr;
+  wac::Watch watch;
   int ep = -1;
-  uv_poll_t* watcher = nullptr;
   bool closed = false;
   size_t maxPayload = 65536;
   std::unordered_map<uint32_t, Conn*> conns;
@@ -116,7 +114,7 @@ struct Server {
     size_t size = head + data.size();
     records.clear();
     data.clear();
-    if (block) wac::Deliver(env, onEvents, fromLoop ? async : nullptr, block, size, count);
+    if (block) watch.deliver(block, size, count, fromLoop);
   }
 
   void frame(Conn* c, uint8_t op, const char* p, size_t n) {
@@ -333,7 +331,6 @@ struct Server {
         if (c->fd < 0) continue;  // dropped: freed by the flush below
       }
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) readable(c);
-      // Offsets in the block are 32-bit: hand over what has gathered long before they could wrap.
       if (data.size() > kDeliverAt) {
         flush();
         deliver(true);
@@ -355,13 +352,8 @@ struct Server {
     conns.clear();
     for (Conn* c : dirty) delete c;
     dirty.clear();
-    uv_poll_stop(watcher);
-    // As in udp.cc: no close callback, the handle's few bytes left allocated (worker teardown).
-    uv_close(reinterpret_cast<uv_handle_t*>(watcher), nullptr);
-    watcher = nullptr;
+    watch.stop();
     close(ep);
-    napi_delete_reference(env, onEvents);
-    napi_async_destroy(env, async);
   }
 };
 
@@ -384,25 +376,11 @@ napi_value Open(napi_env env, napi_callback_info info) {
   }
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) return wac::Throw(env, "epoll_create1", errno);
-  uv_loop_t* loop;
-  napi_get_uv_event_loop(env, &loop);
   Server* s = new Server();
-  s->env = env;
   s->ep = ep;
   s->maxPayload = maxPayload;
-  napi_create_reference(env, argv[1], 1, &s->onEvents);
-  napi_value name;
-  napi_create_string_utf8(env, "wac_ws", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, nullptr, name, &s->async);
-  s->watcher = new uv_poll_t;
-  s->watcher->data = s;
-  bool polled = uv_poll_init(loop, s->watcher, ep) == 0;
-  if (!polled || uv_poll_start(s->watcher, UV_READABLE, OnReady) != 0) {
-    if (polled) uv_close(reinterpret_cast<uv_handle_t*>(s->watcher), nullptr);
-    else delete s->watcher;
+  if (!s->watch.start(env, ep, argv[1], "wac_ws", OnReady, s)) {
     close(ep);
-    napi_delete_reference(env, s->onEvents);
-    napi_async_destroy(env, s->async);
     delete s;
     return wac::Throw(env, "uv_poll", EIO);
   }

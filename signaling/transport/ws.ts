@@ -16,7 +16,7 @@ import net from 'node:net';
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { NOT_BUILT, nativeAddon } from './addon';
+import { NativeWs, NOT_BUILT, nativeAddon } from './addon';
 import { Flow, FlowHandler } from './flow';
 import { Inbox } from './inbox';
 import { acceptUpgrade, descriptor, NativeWsHub } from './ws-native';
@@ -38,6 +38,9 @@ export class WsTransport {
   private http: http.Server;
   private wss: WebSocketServer;
   private flows = new Map<string, WsFlow>();
+  /** The native kind's addon when it serves; its hub opens with listen(), as the port does. */
+  private readonly native: NativeWs | null;
+  private readonly maxPayload: number;
   private hub: NativeWsHub | null = null;
   private warned = false;
   private pinger: NodeJS.Timeout;
@@ -51,8 +54,8 @@ export class WsTransport {
     if (io === 'native' && (this.secure || !nativeAddon())) {
       throw new Error(`ws_io = native: ${this.secure ? 'wss (TLS) is served by the ws library only' : NOT_BUILT}`);
     }
-    const addon = io === 'node' || this.secure ? null : nativeAddon();
-    if (addon) this.hub = new NativeWsHub(addon.ws, opts.maxPayload, (data, flow) => this.received(data, flow), (flow) => handler.onFlowClosed(flow));
+    this.native = io === 'node' || this.secure ? null : (nativeAddon()?.ws ?? null);
+    this.maxPayload = opts.maxPayload;
     this.http = opts.tls
       ? https.createServer({ cert: fs.readFileSync(opts.tls.cert), key: fs.readFileSync(opts.tls.key) })
       : http.createServer();
@@ -92,7 +95,7 @@ export class WsTransport {
 
   /** Which kind serves plain `ws` connections. */
   get kind(): 'native' | 'node' {
-    return this.hub ? 'native' : 'node';
+    return this.native ? 'native' : 'node';
   }
 
   private received(data: Buffer, flow: Flow): void {
@@ -137,6 +140,7 @@ export class WsTransport {
       this.http.once('error', reject);
       this.http.listen(port, address, () => {
         this.http.off('error', reject);
+        if (this.native) this.hub = new NativeWsHub(this.native, this.maxPayload, (data, flow) => this.received(data, flow), (flow) => this.handler.onFlowClosed(flow));
         resolve((this.http.address() as import('node:net').AddressInfo).port);
       });
     });

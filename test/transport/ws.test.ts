@@ -1,7 +1,9 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import WebSocket from 'ws';
 import { nativeAddon } from '../../signaling/transport/addon';
 import { Flow, FlowHandler } from '../../signaling/transport/flow';
@@ -121,6 +123,24 @@ describe('SIP over WebSocket: the native kind', () => {
   it('is built on Linux (npm ci builds it)', function () {
     if (process.platform !== 'linux') this.skip();
     expect(nativeAddon()).to.not.equal(null);
+  });
+
+  it('a transport whose port is taken keeps nothing open: the process exits by itself', async function () {
+    if (!nativeAddon()) this.skip();
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as net.AddressInfo).port;
+    const script = `
+      const { WsTransport } = require(${JSON.stringify(path.join(__dirname, '../../signaling/transport/ws'))});
+      const t = new WsTransport({ onMessage() {}, onFlowClosed() {} }, { maxPayload: 65536, pingIntervalMs: 1000, io: 'native' });
+      t.listen(${port}, '127.0.0.1').catch((e) => console.log(e.code));
+    `;
+    try {
+      const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], { encoding: 'utf8', timeout: 15000 });
+      expect([r.signal, r.stdout.trim()]).to.deep.equal([null, 'EADDRINUSE']);
+    } finally {
+      taken.close();
+    }
   });
 
   it('ws_io = native refuses TLS (wss is served by the ws library)', () => {

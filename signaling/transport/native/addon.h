@@ -1,4 +1,5 @@
-// What the addon's parts share: the error convention and argument unpacking of their calls.
+// What the addon's parts share: errors, argument unpacking, export tables, and the watched
+// descriptor that feeds JS.
 #pragma once
 #include <node_api.h>
 #include <uv.h>

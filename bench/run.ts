@@ -440,9 +440,11 @@ async function idleStep(c: Ctx, ports: { sip: number; ws: number; admin: number 
   r.rcvbufErrors = 0;
   const perConn = open > 0 ? (rss1 - rss0) / open : NaN;
   const perConnGc = open > 0 ? (gc1.rss - gc0.rss) / 1024 / open : NaN;
-  const heapPerConn = open > 0 ? (gc1.heapUsed - gc0.heapUsed) / 1024 / open : NaN;
+  const perConnOf = (before: number, after: number) => (open > 0 ? (after - before) / 1024 / open : NaN);
+  const heapPerConn = perConnOf(gc0.heapUsed, gc1.heapUsed);
   r.note = `RSS ${(rss0 / 1024).toFixed(0)} -> ${(rss1 / 1024).toFixed(0)} MB: ${perConn.toFixed(1)} KB per registered idle connection; ` +
-    `after a full GC ${perConnGc.toFixed(1)} KB (JS heap ${heapPerConn.toFixed(1)} KB); µs/op = connect+REGISTER` +
+    `after a full GC ${perConnGc.toFixed(1)} KB (JS heap ${heapPerConn.toFixed(1)} KB used, ${perConnOf(gc0.heapTotal, gc1.heapTotal).toFixed(1)} KB committed; ` +
+    `buffers outside the heap ${perConnOf(gc0.external, gc1.external).toFixed(1)} KB); µs/op = connect+REGISTER` +
     (wanted !== opt.idleConns ? `; capped from ${wanted} by the open-files limit` : '');
   r.verdict = r.failed === 0 && open === opt.idleConns ? 'PASS' : 'FAIL';
   rows.push(r);
@@ -457,14 +459,14 @@ function idleText(backend: string): string {
 }
 
 /** The server's memory right after a full GC, through the bench's gc-probe preload. */
-async function afterFullGc(pid: number, file: string): Promise<{ rss: number; heapUsed: number }> {
+async function afterFullGc(pid: number, file: string): Promise<{ rss: number; heapUsed: number; heapTotal: number; external: number }> {
   const lines = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
   const before = lines().length;
   process.kill(pid, 'SIGUSR2');
   const deadline = Date.now() + 10_000;
   while (lines().length === before && Date.now() < deadline) await sleep(50);
   const last = lines()[before];
-  return last ? (JSON.parse(last) as { rss: number; heapUsed: number }) : { rss: NaN, heapUsed: NaN };
+  return last ? (JSON.parse(last) as { rss: number; heapUsed: number; heapTotal: number; external: number }) : { rss: NaN, heapUsed: NaN, heapTotal: NaN, external: NaN };
 }
 
 async function runBackend(backend: string): Promise<void> {

@@ -8,5 +8,5 @@ process.on('SIGUSR2', () => {
   global.gc();
   global.gc();
   const m = process.memoryUsage();
-  fs.appendFileSync(process.env.GC_PROBE_OUT, `${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed })}\n`);
+  fs.appendFileSync(process.env.GC_PROBE_OUT, `${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external })}\n`);
 });

@@ -35,6 +35,14 @@ T* Args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
   return static_cast<T*>(p);
 }
 
+// The loop's callback for an owner T (a transport's state): its ready() runs while it is open.
+template <typename T>
+void Ready(uv_poll_t* handle, int status, int) {
+  T* owner = static_cast<T*>(handle->data);
+  if (status < 0 || owner->closed) return;
+  owner->ready();
+}
+
 // A descriptor watched on the loop for readability, and the JS function its owner hands what it
 // read to: the part both transports share.
 struct Watch {
@@ -43,15 +51,15 @@ struct Watch {
   napi_async_context async = nullptr;
   uv_poll_t* poll = nullptr;
 
-  // Starts watching `fd`, calling `cb` with `data` as the handle's data; false (and nothing held)
-  // when libuv refuses.
-  bool start(napi_env e, int fd, napi_value callback, const char* name, uv_poll_cb cb, void* data) {
+  // Starts watching `fd` for `owner` (Ready<T>); false (and nothing held) when libuv refuses.
+  template <typename T>
+  bool start(napi_env e, int fd, napi_value callback, const char* name, T* owner) {
     uv_loop_t* loop;
     napi_get_uv_event_loop(e, &loop);
     poll = new uv_poll_t;
-    poll->data = data;
+    poll->data = owner;
     bool inited = uv_poll_init(loop, poll, fd) == 0;
-    if (!inited || uv_poll_start(poll, UV_READABLE, cb) != 0) {
+    if (!inited || uv_poll_start(poll, UV_READABLE, Ready<T>) != 0) {
       if (inited) uv_close(reinterpret_cast<uv_handle_t*>(poll), nullptr);  // left allocated, as in stop()
       else delete poll;
       poll = nullptr;
@@ -100,6 +108,28 @@ struct Watch {
     napi_close_handle_scope(env, scope);
   }
 };
+
+// The JS handle of an owner T, which owns it. The owner's callback holds the transport, which holds
+// the handle, so only the environment's teardown collects one left open: then this shuts it down.
+template <typename T>
+napi_value Handle(napi_env env, T* owner) {
+  napi_value handle;
+  napi_create_external(env, owner, [](napi_env, void* p, void*) {
+    T* t = static_cast<T*>(p);
+    t->shutdown();
+    delete t;
+  }, nullptr, &handle);
+  return handle;
+}
+
+// close(handle): the owner's shutdown(); nothing reaches JS after it returns.
+template <typename T>
+napi_value Close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  T* owner = Args<T>(env, info, argv);
+  if (owner) owner->shutdown();
+  return nullptr;
+}
 
 struct Method {
   const char* name;

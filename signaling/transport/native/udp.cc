@@ -57,7 +57,7 @@ struct Socket {
 
   // Reads what is readable (up to kRounds batches) into one block: `count` records of 4 uint32
   // (offset, length, address, port), then the datagrams.
-  void readable() {
+  void ready() {
     std::vector<char> data;        // the datagrams, back to back
     std::vector<uint32_t> records;  // 4 per datagram, offsets still relative to `data`
     for (int round = 0; round < kRounds; round++) {
@@ -156,7 +156,7 @@ struct Socket {
     }
   }
 
-  // Sends what is queued, stops the sender, and lets go of the socket and of JS.
+  // close(): what was queued still goes out; then the sender stops and the socket and JS are let go.
   void shutdown() {
     if (closed) return;
     closed = true;
@@ -171,12 +171,6 @@ struct Socket {
     close(fd);
   }
 };
-
-void OnReadable(uv_poll_t* handle, int status, int) {
-  Socket* s = static_cast<Socket*>(handle->data);
-  if (status < 0 || s->closed) return;
-  s->readable();
-}
 
 // open(address, port, recvBufferBytes, sendBufferBytes, onBatch(block, count)) -> handle
 napi_value Open(napi_env env, napi_callback_info info) {
@@ -211,21 +205,13 @@ napi_value Open(napi_env env, napi_callback_info info) {
   Socket* sock = new Socket();
   sock->fd = fd;
   sock->arena.resize(kBatch * kSlot);
-  if (!sock->watch.start(env, fd, argv[4], "wac_udp", OnReadable, sock)) {
+  if (!sock->watch.start(env, fd, argv[4], "wac_udp", sock)) {
     close(fd);
     delete sock;
     return wac::Throw(env, "uv_poll", EIO);
   }
   sock->sender = std::thread([sock] { sock->send(); });
-  napi_value handle;
-  // The handle owns the socket. Its callback holds the transport, which holds the handle, so only the
-  // environment's teardown collects one unclosed: then this stops it.
-  napi_create_external(env, sock, [](napi_env, void* p, void*) {
-    Socket* s = static_cast<Socket*>(p);
-    s->shutdown();
-    delete s;
-  }, nullptr, &handle);
-  return handle;
+  return wac::Handle(env, sock);
 }
 
 // port(handle) -> the bound port
@@ -274,16 +260,8 @@ napi_value Flush(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// close(handle): what was queued still goes out; nothing is received after it returns
-napi_value Close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  Socket* s = wac::Args<Socket>(env, info, argv);
-  if (s) s->shutdown();
-  return nullptr;
-}
-
 }  // namespace
 
 napi_value wac::InitUdp(napi_env env) {
-  return wac::Methods(env, {{"open", Open}, {"port", Port}, {"send", Send}, {"flush", Flush}, {"close", Close}});
+  return wac::Methods(env, {{"open", Open}, {"port", Port}, {"send", Send}, {"flush", Flush}, {"close", wac::Close<Socket>}});
 }

@@ -319,7 +319,7 @@ struct Server {
     if (c->closing) ::shutdown(c->fd, SHUT_WR);
   }
 
-  void poll() {
+  void ready() {
     epoll_event events[kEvents];
     int n = epoll_wait(ep, events, kEvents, 0);
     for (int i = 0; i < n; i++) {
@@ -341,6 +341,7 @@ struct Server {
     deliver(true);
   }
 
+  // close(): every connection ends at once, with nothing sent.
   void shutdown() {
     if (closed) return;
     closed = true;
@@ -356,12 +357,6 @@ struct Server {
     close(ep);
   }
 };
-
-void OnReady(uv_poll_t* handle, int status, int) {
-  Server* s = static_cast<Server*>(handle->data);
-  if (status < 0 || s->closed) return;
-  s->poll();
-}
 
 // open(maxPayload, onEvents(block, count)) -> handle
 napi_value Open(napi_env env, napi_callback_info info) {
@@ -379,18 +374,12 @@ napi_value Open(napi_env env, napi_callback_info info) {
   Server* s = new Server();
   s->ep = ep;
   s->maxPayload = maxPayload;
-  if (!s->watch.start(env, ep, argv[1], "wac_ws", OnReady, s)) {
+  if (!s->watch.start(env, ep, argv[1], "wac_ws", s)) {
     close(ep);
     delete s;
     return wac::Throw(env, "uv_poll", EIO);
   }
-  napi_value handle;
-  napi_create_external(env, s, [](napi_env, void* p, void*) {
-    Server* sv = static_cast<Server*>(p);
-    sv->shutdown();
-    delete sv;
-  }, nullptr, &handle);
-  return handle;
+  return wac::Handle(env, s);
 }
 
 // adopt(handle, id, fd, response, head): takes a duplicate of the upgraded socket `fd` (the caller then
@@ -487,16 +476,8 @@ napi_value Sweep(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// close(handle): every connection ends at once; nothing is delivered after it returns.
-napi_value Close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  Server* s = wac::Args<Server>(env, info, argv);
-  if (s) s->shutdown();
-  return nullptr;
-}
-
 }  // namespace
 
 napi_value wac::InitWs(napi_env env) {
-  return wac::Methods(env, {{"open", Open}, {"adopt", Adopt}, {"send", Send}, {"flush", Flush}, {"sweep", Sweep}, {"close", Close}});
+  return wac::Methods(env, {{"open", Open}, {"adopt", Adopt}, {"send", Send}, {"flush", Flush}, {"sweep", Sweep}, {"close", wac::Close<Server>}});
 }

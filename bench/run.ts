@@ -458,15 +458,18 @@ function idleText(backend: string): string {
   return kb ? `${kb.raw.toFixed(1)} KB/conn (${kb.gc.toFixed(1)} after GC)` : '–';
 }
 
+/** What gc-probe.cjs writes, in bytes. */
+type GcReading = { rss: number; heapUsed: number; heapTotal: number; external: number };
+
 /** The server's memory right after a full GC, through the bench's gc-probe preload. */
-async function afterFullGc(pid: number, file: string): Promise<{ rss: number; heapUsed: number; heapTotal: number; external: number }> {
+async function afterFullGc(pid: number, file: string): Promise<GcReading> {
   const lines = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
   const before = lines().length;
   process.kill(pid, 'SIGUSR2');
   const deadline = Date.now() + 10_000;
   while (lines().length === before && Date.now() < deadline) await sleep(50);
   const last = lines()[before];
-  return last ? (JSON.parse(last) as { rss: number; heapUsed: number; heapTotal: number; external: number }) : { rss: NaN, heapUsed: NaN, heapTotal: NaN, external: NaN };
+  return last ? (JSON.parse(last) as GcReading) : { rss: NaN, heapUsed: NaN, heapTotal: NaN, external: NaN };
 }
 
 async function runBackend(backend: string): Promise<void> {

@@ -65,8 +65,11 @@ export class NativeWsHub {
     this.handle = addon.open(maxPayload, this.events);
   }
 
-  /** Takes over the upgraded `socket` as flow `id` (`w<n>`); Node's own socket object is then let go. */
-  adopt(id: string, socket: net.Socket, response: Buffer, head: Buffer): void {
+  /**
+   * Takes over the upgraded `socket` (descriptor `fd`) as flow `id` (`w<n>`); Node's own socket object
+   * is then let go.
+   */
+  adopt(id: string, socket: net.Socket, fd: number, response: Buffer, head: Buffer): void {
     if (!this.handle) {
       socket.destroy();
       return;
@@ -75,7 +78,7 @@ export class NativeWsHub {
     const flow = new NativeWsFlow(id, n, this, socket.remoteAddress ?? '', socket.remotePort ?? 0);
     this.flows.set(n, flow);
     try {
-      this.addon.adopt(this.handle, n, descriptor(socket), response, head);
+      this.addon.adopt(this.handle, n, fd, response, head);
     } catch {
       // Out of descriptors for the duplicate (the addon calls no JS here): the client sees the
       // connection close.

@@ -86,7 +86,7 @@ export class WsTransport {
     }
     if (this.hub && fd >= 0) {
       const response = acceptUpgrade(req, socket as net.Socket);
-      if (response) this.hub.adopt(`w${this.nextId++}`, socket as net.Socket, response, head);
+      if (response) this.hub.adopt(`w${this.nextId++}`, socket as net.Socket, fd, response, head);
       return;
     }
     socket.on('error', () => socket.destroy());

@@ -362,16 +362,21 @@ for (const io of ['native', 'node'] as const) {
 describe('SIP over WebSocket (ws_io = native): a peer that stops reading', () => {
   const fds = () => fs.readdirSync('/proc/self/fd').length;
 
+  /** `r` sends one message, then reads no more; the flow it came on. */
+  async function stopReading(t: Awaited<ReturnType<typeof start>>, r: Raw): Promise<Flow> {
+    r.socket.write(frame(1, Buffer.from('then stops reading')));
+    expect(await until(() => t.messages.length === 1)).to.equal(true);
+    r.socket.pause();
+    return t.messages[0].flow;
+  }
+
   it('and sends a close frame is reported closed at once, and its socket closed by the next sweeps', async function () {
     if (!nativeAddon()) this.skip();
     const t = await start('native', { pingIntervalMs: 300 });
     const before = fds();
     const r = await Raw.open(t.port);
     try {
-      r.socket.write(frame(1, Buffer.from('then stops reading')));
-      expect(await until(() => t.messages.length === 1)).to.equal(true);
-      r.socket.pause();
-      const flow = t.messages[0].flow;
+      const flow = await stopReading(t, r);
       for (let i = 0; i < 64; i++) flow.send(Buffer.alloc(60000, 'x'));
       await sleep(50);
       r.socket.write(frame(8, Buffer.from([0x03, 0xe8])));
@@ -392,10 +397,7 @@ describe('SIP over WebSocket (ws_io = native): a peer that stops reading', () =>
     const t = await start('native');
     const r = await Raw.open(t.port);
     try {
-      r.socket.write(frame(1, Buffer.from('then stops reading')));
-      expect(await until(() => t.messages.length === 1)).to.equal(true);
-      r.socket.pause();
-      const flow = t.messages[0].flow;
+      const flow = await stopReading(t, r);
       const chunk = Buffer.alloc(60000, 'x');
       let sent = 0;
       while (flow.send(chunk) && sent < 1000) {

@@ -4,7 +4,7 @@
  * accepted once, which stops replays without keeping per-challenge state.
  */
 import { hash, randomBytes } from 'node:crypto';
-import { splitOutsideQuotes, unquote } from '../sip/headers';
+import { dropSpace, skipSpace } from '../sip/headers';
 import { mac, safeEqual } from './mac';
 
 export interface DigestCredentials {
@@ -26,20 +26,78 @@ export function md5(s: string): string {
   return hash('md5', s);
 }
 
+/**
+ * The parameters of a `Digest k=v, k="v"` value (a challenge or credentials) as flat pairs: names
+ * lower-cased, quoted values unquoted; null for another scheme. One pass, no intermediate strings:
+ * it runs on every authenticated REGISTER and INVITE.
+ */
+function digestParams(value: string): string[] | null {
+  const n = value.length;
+  let i = skipSpace(value, 0, n);
+  if (n - i < 7 || value.slice(i, i + 6).toLowerCase() !== 'digest' || skipSpace(value, i + 6, n) === i + 6) return null;
+  const out: string[] = [];
+  for (i += 6; i < n; ) {
+    const c = value.charCodeAt(i);
+    if (c === 0x2c || skipSpace(value, i, i + 1) > i) {
+      i++;
+      continue;
+    }
+    const nameStart = i;
+    while (i < n && value.charCodeAt(i) !== 0x3d && value.charCodeAt(i) !== 0x2c) i++;
+    // A part without '=' carries nothing.
+    if (i >= n || value.charCodeAt(i) === 0x2c) continue;
+    const name = lowerCase(value.slice(nameStart, dropSpace(value, nameStart, i)));
+    const vs = skipSpace(value, i + 1, n);
+    let v: string | null = null;
+    i = vs;
+    if (value.charCodeAt(vs) === 0x22) {
+      let escaped = false;
+      let j = vs + 1;
+      for (; j < n; j++) {
+        const q = value.charCodeAt(j);
+        if (q === 0x5c) {
+          escaped = true;
+          j++;
+        } else if (q === 0x22) break;
+      }
+      const after = skipSpace(value, j + 1, n);
+      if (j < n && (after === n || value.charCodeAt(after) === 0x2c)) {
+        v = value.slice(vs + 1, j);
+        if (escaped) v = v.replace(/\\(.)/g, '$1');
+        i = after;
+      } else i = j < n ? j + 1 : n;
+    }
+    // Unquoted, or not a well-formed quoted string: the text as written up to the next comma.
+    if (v === null) {
+      while (i < n && value.charCodeAt(i) !== 0x2c) i++;
+      v = value.slice(vs, dropSpace(value, vs, i));
+    }
+    out.push(name, v);
+  }
+  return out;
+}
+
+// Clients write the names in lower case; toLowerCase() would copy them all the same.
+function lowerCase(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return s.toLowerCase();
+  }
+  return s;
+}
+
 /** Parses `Digest k=v, k="v"` into credentials; null for other schemes or missing fields. */
 export function parseDigest(value: string): DigestCredentials | null {
-  const m = /^\s*Digest\s+(.*)$/is.exec(value);
-  if (!m) return null;
+  const p = digestParams(value);
+  if (!p) return null;
   // A fixed shape, filled by name: the parameters a client may add beyond these are of no use here.
   const c: DigestCredentials = {
     username: '', realm: '', nonce: '', uri: '', response: '',
     qop: undefined, nc: undefined, cnonce: undefined, opaque: undefined, algorithm: undefined,
   };
-  for (const part of splitOutsideQuotes(m[1], ',')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const v = unquote(part.slice(eq + 1).trim());
-    switch (part.slice(0, eq).trim().toLowerCase()) {
+  for (let k = 0; k < p.length; k += 2) {
+    const v = p[k + 1];
+    switch (p[k]) {
       case 'username': c.username = v; break;
       case 'realm': c.realm = v; break;
       case 'nonce': c.nonce = v; break;
@@ -123,13 +181,10 @@ export class DigestAuthenticator {
  * WWW-/Proxy-Authenticate value), as the proxy does towards a trunk that challenges it.
  */
 export function answerChallenge(challenge: string, username: string, password: string, method: string, uri: string, nc = '00000001'): string | null {
-  const m = /^\s*Digest\s+(.*)$/is.exec(challenge);
-  if (!m) return null;
+  const pairs = digestParams(challenge);
+  if (!pairs) return null;
   const p: Record<string, string> = {};
-  for (const part of splitOutsideQuotes(m[1], ',')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) p[part.slice(0, eq).trim().toLowerCase()] = unquote(part.slice(eq + 1).trim());
-  }
+  for (let k = 0; k < pairs.length; k += 2) p[pairs[k]] = pairs[k + 1];
   if (!p.realm || !p.nonce || (p.algorithm && p.algorithm.toUpperCase() !== 'MD5')) return null;
   const ha1 = md5(`${username}:${p.realm}:${password}`);
   const ha2 = md5(`${method}:${uri}`);

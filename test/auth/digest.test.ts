@@ -41,3 +41,24 @@ describe('auth/digest', () => {
     expect(d.verify(answer(nonce), 'REGISTER', ha1)).to.equal('stale');
   });
 });
+
+describe('auth/digest parseDigest', () => {
+  const fields = 'realm="wac.local", nonce="n1", uri="sip:wac.local", response="r1"';
+
+  it('reads names in any case, LWS around "=", and commas and escaped quotes inside quoted values', () => {
+    const c = parseDigest(`  digest\tUserName = "a,\\"b\\"" , ${fields},, qop=auth ,nc=00000001, CNONCE="x y"`)!;
+    expect(c).to.include({ username: 'a,"b"', realm: 'wac.local', nonce: 'n1', uri: 'sip:wac.local', response: 'r1', qop: 'auth', nc: '00000001', cnonce: 'x y' });
+  });
+
+  it('keeps a value that is not a well-formed quoted string as written, so that it cannot match', () => {
+    expect(parseDigest(`Digest username="alice" junk, ${fields}`)!.username).to.equal('"alice" junk');
+    expect(parseDigest(`Digest ${fields}, username="alice`)!.username).to.equal('"alice');
+  });
+
+  it('refuses other schemes, a scheme with no parameters and missing fields', () => {
+    expect(parseDigest(`Basic username="alice", ${fields}`)).to.equal(null);
+    expect(parseDigest(`Digestusername="alice", ${fields}`)).to.equal(null);
+    expect(parseDigest('Digest')).to.equal(null);
+    expect(parseDigest(`Digest ${fields}`)).to.equal(null);
+  });
+});

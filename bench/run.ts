@@ -415,24 +415,43 @@ async function idleStep(c: Ctx, ports: { sip: number; ws: number; admin: number 
   });
   await sleep(2000);
   const pid = c.server.proc.pid;
-  const p = probe(pid, c.storePid, []);
   const gc0 = await afterFullGc(pid, gcOut);
+  // Each client holds its connections until it is stopped at the end of the step.
+  const hold = Math.ceil(opt.idleConns / 200 + 300);
+  const clients: Array<ReturnType<typeof wsLoadClient>> = [];
+  const opening: Array<ReturnType<Probe['stop']>> = [];
+  let srcFirst = 1;
   const batch = async (conns: number, firstUser: number) => {
-    const client = wsLoadClient({
-      MODE: 'idle', URL: `ws://${HOST}:${c.server.wsPort}`, CONNS: String(conns), FIRST_USER: String(firstUser), USERS: String(Math.max(opt.nUsers, 1)),
-      HOLD: '240', SRC_ADDRS: String(Math.ceil(conns / 25_000)), OPEN_CONCURRENCY: '200',
-    }, (opt.idleConns / 200 + 360) * 1000, conns + 1000);
-    const deadline = Date.now() + (conns / 200 + 120) * 1000;
-    while (!client.lines.some((l) => l.includes('"ready"')) && Date.now() < deadline && client.proc.child.exitCode === null) await sleep(100);
-    const ready = JSON.parse(client.lines.find((l) => l.includes('"ready"')) ?? '{}') as { open?: number; registered?: number; failed?: number; connectErrors?: number; seconds?: number };
+    const srcAddrs = Math.ceil(conns / 25_000);
+    const p = probe(pid, c.storePid, []);
+    let ready: { open?: number; failed?: number; connectErrors?: number; seconds?: number } = {};
+    try {
+      const client = wsLoadClient({
+        MODE: 'idle', URL: `ws://${HOST}:${c.server.wsPort}`, CONNS: String(conns), FIRST_USER: String(firstUser), USERS: String(Math.max(opt.nUsers, 1)),
+        HOLD: String(hold), SRC_ADDRS: String(srcAddrs), SRC_FIRST: String(srcFirst), OPEN_CONCURRENCY: '200',
+      }, (hold + 60) * 1000, conns + 1000);
+      clients.push(client);
+      srcFirst += srcAddrs;
+      const deadline = Date.now() + (conns / 200 + 120) * 1000;
+      while (!client.lines.some((l) => l.includes('"ready"')) && Date.now() < deadline && client.proc.child.exitCode === null) await sleep(100);
+      ready = JSON.parse(client.lines.find((l) => l.includes('"ready"')) ?? '{}') as typeof ready;
+    } finally {
+      opening.push(p.stop());
+    }
     await sleep(3000); // settle: the server's per-connection garbage is collected, timers fire
-    return { client, ready, open: ready.open ?? 0, gc: await afterFullGc(pid, gcOut) };
+    return { ready, open: ready.open ?? 0, gc: await afterFullGc(pid, gcOut) };
   };
-  const a = await batch(first, 1);
-  const b = await batch(second, first + 1);
-  const openM = p.stop();
-  for (const x of [a, b]) await x.client.proc.stop(10_000);
-  for (const x of [a, b]) await x.client.done;
+  let a: Awaited<ReturnType<typeof batch>>;
+  let b: Awaited<ReturnType<typeof batch>>;
+  try {
+    a = await batch(first, 1);
+    b = await batch(second, first + 1);
+  } finally {
+    for (const x of clients) await x.proc.stop(10_000);
+    for (const x of clients) await x.done;
+  }
+  const sum = (f: (m: ReturnType<Probe['stop']>) => number) => opening.reduce((n, m) => n + f(m), 0);
+  const openM = { serverUs: sum((m) => m.serverUs), storeUs: sum((m) => m.storeUs), wallS: sum((m) => m.wallS), peakRssMb: Math.max(...opening.map((m) => m.peakRssMb)) };
   const r = emptyRow(c.backend, 'idle_ws', 0);
   const open = a.open + b.open;
   r.offered = opt.idleConns;
@@ -440,7 +459,7 @@ async function idleStep(c: Ctx, ports: { sip: number; ws: number; admin: number 
   r.failed = [a, b].reduce((n, x) => n + (x.ready.failed ?? 0) + (x.ready.connectErrors ?? 0), 0);
   r.elapsedS = (a.ready.seconds ?? NaN) + (b.ready.seconds ?? NaN);
   r.achieved = open / r.elapsedS;
-  r.serverCores = openM.serverCores;
+  r.serverCores = openM.serverUs / 1e6 / openM.wallS;
   r.usPerOp = open > 0 ? openM.serverUs / open : NaN;
   r.peakRssMb = openM.peakRssMb;
   r.storeUsPerOp = open > 0 ? openM.storeUs / open : NaN;

@@ -7,7 +7,8 @@
  * MODE=idle: opens CONNS connections (OPEN_CONCURRENCY handshakes in flight), each registers one user
  *   (FIRST_USER + i) with digest, then stays idle. Prints a `ready` JSON line once all are up, holds
  *   them until HOLD s have passed or it gets SIGTERM / SIGINT / stdin closes, then closes them.
- *   SRC_ADDRS spreads the connections over 127.0.0.1..127.0.0.<SRC_ADDRS> (28k source ports each).
+ *   SRC_ADDRS spreads the connections over SRC_ADDRS source addresses from 127.0.0.<SRC_FIRST> (default 1)
+ *   on (28k source ports each), so that two clients at once need not share one.
  *
  * Prints one JSON object (the result) as its last stdout line. Always exits within DURATION + 10 s
  * (load) or HOLD + 60 s (idle).
@@ -28,6 +29,7 @@ const domain = env.DOMAIN ?? '127.0.0.1';
 const holdS = Number(env.HOLD ?? 60);
 const openConcurrency = Number(env.OPEN_CONCURRENCY ?? 200);
 const srcAddrs = Math.max(1, Number(env.SRC_ADDRS ?? 1));
+const srcFirst = Math.max(1, Number(env.SRC_FIRST ?? 1));
 const timeoutMs = 4000;
 
 if (!/^wss?:\/\/(127\.\d+\.\d+\.\d+|localhost)(:\d+)?(\/|$)/.test(url)) {
@@ -178,7 +180,7 @@ function attach(ws: WebSocket, state: { cur: Pending | null }): void {
 
 function open(i: number): Promise<WebSocket | null> {
   return new Promise((resolve) => {
-    const localAddress = srcAddrs > 1 ? `127.0.0.${1 + (i % srcAddrs)}` : undefined;
+    const localAddress = srcAddrs > 1 || srcFirst > 1 ? `127.0.0.${srcFirst + (i % srcAddrs)}` : undefined;
     const ws = new WebSocket(url, 'sip', { perMessageDeflate: false, handshakeTimeout: 10_000, ...(localAddress && { localAddress }) });
     const fail = () => {
       connectErrors++;

@@ -35,6 +35,16 @@ T* Args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
   return static_cast<T*>(p);
 }
 
+// An open() call's arguments: true when all N were given and the last, the callback that JS hands
+// events to, is a function.
+template <size_t N>
+bool OpenArgs(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
+  size_t argc = N;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  napi_valuetype type = napi_undefined;
+  return argc >= N && napi_typeof(env, argv[N - 1], &type) == napi_ok && type == napi_function;
+}
+
 // The loop's callback for an owner T (a transport's state): its ready() runs while it is open.
 template <typename T>
 void Ready(uv_poll_t* handle, int status, int) {

@@ -174,17 +174,13 @@ struct Socket {
 
 // open(address, port, recvBufferBytes, sendBufferBytes, onBatch(block, count)) -> handle
 napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   char address[64];
   size_t len;
   uint32_t port, rcv, snd;
-  napi_valuetype cbType = napi_undefined;
-  if (argc >= 5) napi_typeof(env, argv[4], &cbType);
-  if (argc < 5 || napi_get_value_string_utf8(env, argv[0], address, sizeof address, &len) != napi_ok ||
+  if (!wac::OpenArgs(env, info, argv) || napi_get_value_string_utf8(env, argv[0], address, sizeof address, &len) != napi_ok ||
       napi_get_value_uint32(env, argv[1], &port) != napi_ok || napi_get_value_uint32(env, argv[2], &rcv) != napi_ok ||
-      napi_get_value_uint32(env, argv[3], &snd) != napi_ok || cbType != napi_function || port > 65535) {
+      napi_get_value_uint32(env, argv[3], &snd) != napi_ok || port > 65535) {
     return wac::Throw(env, "open(address, port, recvBuffer, sendBuffer, onBatch)", 0);
   }
   sockaddr_in sa{};

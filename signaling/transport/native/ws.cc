@@ -360,13 +360,9 @@ struct Server {
 
 // open(maxPayload, onEvents(block, count)) -> handle
 napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   uint32_t maxPayload;
-  napi_valuetype cbType = napi_undefined;
-  if (argc >= 2) napi_typeof(env, argv[1], &cbType);
-  if (argc < 2 || napi_get_value_uint32(env, argv[0], &maxPayload) != napi_ok || cbType != napi_function) {
+  if (!wac::OpenArgs(env, info, argv) || napi_get_value_uint32(env, argv[0], &maxPayload) != napi_ok) {
     return wac::Throw(env, "open(maxPayload, onEvents)", 0);
   }
   int ep = epoll_create1(EPOLL_CLOEXEC);

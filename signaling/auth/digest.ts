@@ -4,7 +4,7 @@
  * accepted once, which stops replays without keeping per-challenge state.
  */
 import { hash, randomBytes } from 'node:crypto';
-import { dropSpace, skipSpace } from '../sip/headers';
+import { dropSpace, skipSpace, unescapeQuoted } from '../sip/headers';
 import { mac, safeEqual } from './mac';
 
 export interface DigestCredentials {
@@ -51,19 +51,15 @@ function digestParams(value: string): string[] | null {
     let v: string | null = null;
     i = vs;
     if (value.charCodeAt(vs) === 0x22) {
-      let escaped = false;
       let j = vs + 1;
       for (; j < n; j++) {
         const q = value.charCodeAt(j);
-        if (q === 0x5c) {
-          escaped = true;
-          j++;
-        } else if (q === 0x22) break;
+        if (q === 0x5c) j++;
+        else if (q === 0x22) break;
       }
       const after = skipSpace(value, j + 1, n);
       if (j < n && (after === n || value.charCodeAt(after) === 0x2c)) {
-        v = value.slice(vs + 1, j);
-        if (escaped) v = v.replace(/\\(.)/g, '$1');
+        v = unescapeQuoted(value.slice(vs + 1, j));
         i = after;
       } else i = j < n ? j + 1 : n;
     }

@@ -173,27 +173,6 @@ export function parseParams(s: string): Params | null {
   return new Params(s);
 }
 
-export function splitOutsideQuotes(s: string, sep: string): string[] {
-  if (s.indexOf('"') < 0) return s.split(sep);
-  const sepCode = sep.charCodeAt(0);
-  const out: string[] = [];
-  let quoted = false;
-  let start = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (quoted) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) quoted = false;
-    } else if (c === 0x22) quoted = true;
-    else if (c === sepCode) {
-      out.push(s.slice(start, i));
-      start = i + 1;
-    }
-  }
-  out.push(s.slice(start));
-  return out;
-}
-
 export function isQuotedString(v: string): boolean {
   if (v.length < 2 || v.charCodeAt(0) !== 0x22 || v.charCodeAt(v.length - 1) !== 0x22) return false;
   for (let i = 1; i < v.length - 1; i++) {
@@ -205,7 +184,10 @@ export function isQuotedString(v: string): boolean {
 }
 
 export function unquote(v: string): string {
-  if (!isQuotedString(v)) return v;
-  const inner = v.slice(1, -1);
+  return isQuotedString(v) ? unescapeQuoted(v.slice(1, -1)) : v;
+}
+
+/** The text inside a quoted string's quotes with its backslash escapes undone. */
+export function unescapeQuoted(inner: string): string {
   return inner.indexOf('\\') < 0 ? inner : inner.replace(/\\(.)/g, '$1');
 }

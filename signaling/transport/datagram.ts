@@ -1,8 +1,8 @@
 /**
  * The UDP socket under the SIP transport, in one of two kinds:
  * - `native` (Linux, when `npm ci` built `native/`): whatever is readable is received with recvmmsg
- *   and handed to JS in one call, and what a callback sends goes in one wake-up to a thread that
- *   writes it with sendmmsg; see `native/udp.cc`;
+ *   and handed to JS in one call, and what a callback sends is written with one sendmmsg; see
+ *   `native/udp.cc`;
  * - `node`: Node's dgram, everywhere.
  * Both bind one IPv4 address and deliver (data, address, port) per datagram, in order.
  */
@@ -122,7 +122,7 @@ class NativeDatagramSocket implements DatagramSocket {
       this.outNumber = n;
     }
     this.addon.send(this.handle, data, this.outNumber, port);
-    // What the current callback sends goes to the sender thread in one wake-up, once it returns.
+    // What the current callback sends goes out in one sendmmsg, once it returns.
     if (!this.flushing) {
       this.flushing = true;
       queueMicrotask(this.flush);

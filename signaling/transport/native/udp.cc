@@ -1,9 +1,12 @@
 // SIP over UDP for the server's one socket (Linux). Node's dgram costs the JS thread, per datagram, a
 // recvmsg or sendto syscall, a callback and a fresh buffer: most of what SIP over UDP cost it
 // (README, Benchmark). Here the JS thread receives with recvmmsg, everything readable in one go,
-// handed to JS as one block in one call; and sends are queued and written by a thread of their own
-// with sendmmsg, so the sending syscalls (on loopback they also run the receiver's side of the
-// stack) leave the JS thread. IPv4 only, as the transport that uses it.
+// handed to JS as one block in one call; and what a callback sends is written with one sendmmsg
+// at its end (or every 16 datagrams). Only what the kernel cannot take at once (its send buffer is
+// full) goes to a thread of its own that waits for room, so the JS thread never blocks. Handing
+// every batch to that thread instead cost more CPU than the syscalls it saved the JS thread: waking
+// a thread on the other core is dear on a VM (README, Benchmark). IPv4 only, as the transport that
+// uses it.
 #include <uv.h>
 
 #include "addon.h"
@@ -29,7 +32,7 @@ namespace {
 constexpr int kBatch = 64;
 constexpr int kRounds = 4;  // recvmmsg calls per wake-up at most: other handles get their turn
 constexpr size_t kSlot = 65536;  // the largest UDP payload fits
-constexpr size_t kFlushAt = 16;  // queued sends handed to the sender thread without waiting for flush()
+constexpr size_t kFlushAt = 16;  // queued sends written without waiting for flush()
 
 struct Outgoing {
   uint32_t addr;
@@ -37,6 +40,51 @@ struct Outgoing {
   uint32_t len;
   char data[];
 };
+
+// The sendmmsg headers for a batch of datagrams; each thread that sends has its own.
+struct Scratch {
+  std::vector<mmsghdr> out;
+  std::vector<iovec> vec;
+  std::vector<sockaddr_in> to;
+
+  void prepare(const std::vector<Outgoing*>& batch) {
+    size_t n = batch.size();
+    out.assign(n, mmsghdr{});
+    vec.resize(n);
+    to.assign(n, sockaddr_in{});
+    for (size_t i = 0; i < n; i++) {
+      to[i].sin_family = AF_INET;
+      to[i].sin_port = htons(batch[i]->port);
+      to[i].sin_addr.s_addr = htonl(batch[i]->addr);
+      vec[i] = {batch[i]->data, batch[i]->len};
+      out[i].msg_hdr.msg_name = &to[i];
+      out[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+      out[i].msg_hdr.msg_iov = &vec[i];
+      out[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+};
+
+// Writes batch[from..] with sendmmsg without waiting; returns how many are done (sent, or dropped
+// as UDP drops what cannot go: an unreachable address). Stops at EAGAIN/ENOBUFS: the send buffer is
+// full for now.
+size_t WriteSome(int fd, Scratch& sc, size_t from, size_t n) {
+  size_t done = from;
+  while (done < n) {
+    size_t chunk = n - done > 1024 ? 1024 : n - done;
+    int r = sendmmsg(fd, &sc.out[done], static_cast<unsigned>(chunk), MSG_DONTWAIT);
+    if (r > 0) {
+      done += r;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+      break;
+    } else {
+      done++;
+    }
+  }
+  return done;
+}
 
 struct Socket {
   int fd = -1;
@@ -47,11 +95,15 @@ struct Socket {
   iovec iov[kBatch];
   sockaddr_in from[kBatch];
 
-  // Sending: `pending` fills on the JS thread; flush() moves it to `queue` for the sender thread.
+  // Sending: `pending` fills on the JS thread and flush() writes it. What the kernel refused goes to
+  // `queue` for the sender thread; while that thread holds any (`behind`), later datagrams queue
+  // behind them, so that one peer's datagrams keep their order.
   std::vector<Outgoing*> pending;
+  Scratch scratch;  // the JS thread's
   std::mutex m;
   std::condition_variable cv;
   std::vector<Outgoing*> queue;
+  bool behind = false;  // under m: the thread holds datagrams or has some queued
   std::atomic<bool> stopping{false};
   std::thread sender;
 
@@ -93,63 +145,58 @@ struct Socket {
 
   void flush() {
     if (pending.empty()) return;
-    bool wake;
     {
       std::lock_guard<std::mutex> l(m);
-      wake = queue.empty();
-      if (wake) queue.swap(pending);
-      else queue.insert(queue.end(), pending.begin(), pending.end());
+      if (behind) {
+        queue.insert(queue.end(), pending.begin(), pending.end());
+        pending.clear();
+        return;
+      }
+    }
+    scratch.prepare(pending);
+    size_t done = WriteSome(fd, scratch, 0, pending.size());
+    for (size_t i = 0; i < done; i++) free(pending[i]);
+    if (done < pending.size()) {
+      {
+        std::lock_guard<std::mutex> l(m);
+        queue.insert(queue.end(), pending.begin() + done, pending.end());
+        behind = true;
+      }
+      cv.notify_one();
     }
     pending.clear();
-    if (wake) cv.notify_one();
   }
 
+  // The sender thread: writes what flush() could not, waiting for room in the send buffer.
   void send() {
     std::vector<Outgoing*> batch;
-    std::vector<mmsghdr> out;
-    std::vector<iovec> vec;
-    std::vector<sockaddr_in> to;
+    Scratch sc;
     for (;;) {
       {
         std::unique_lock<std::mutex> l(m);
+        if (queue.empty()) behind = false;
         cv.wait(l, [&] { return stopping.load() || !queue.empty(); });
         if (queue.empty()) return;
         batch.swap(queue);
       }
+      sc.prepare(batch);
       size_t n = batch.size();
-      out.assign(n, mmsghdr{});
-      vec.resize(n);
-      to.assign(n, sockaddr_in{});
-      for (size_t i = 0; i < n; i++) {
-        to[i].sin_family = AF_INET;
-        to[i].sin_port = htons(batch[i]->port);
-        to[i].sin_addr.s_addr = htonl(batch[i]->addr);
-        vec[i] = {batch[i]->data, batch[i]->len};
-        out[i].msg_hdr.msg_name = &to[i];
-        out[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-        out[i].msg_hdr.msg_iov = &vec[i];
-        out[i].msg_hdr.msg_iovlen = 1;
-      }
       size_t done = 0;
-      int waits = 0;
-      while (done < n) {
-        size_t chunk = n - done > 1024 ? 1024 : n - done;
-        int r = sendmmsg(fd, &out[done], static_cast<unsigned>(chunk), MSG_DONTWAIT);
-        if (r > 0) {
-          done += r;
+      for (int waits = 0; done < n;) {
+        size_t now = WriteSome(fd, sc, done, n);
+        if (now > done) waits = 0;
+        done = now;
+        if (done == n) break;
+        // Wait for room (up to a second) rather than lose the datagram at once; not when closing,
+        // which must not keep the JS thread waiting. After that UDP loses it.
+        if (waits == 20 || stopping.load()) {
+          done++;
           waits = 0;
-        } else if (errno == EINTR) {
           continue;
-        } else if ((errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) && waits < 20 && !stopping.load()) {
-          // The send queue is full: wait for room (up to a second) rather than lose the datagram at
-          // once; not when closing, which must not keep the JS thread waiting.
-          pollfd p{fd, POLLOUT, 0};
-          ::poll(&p, 1, 50);
-          waits++;
-        } else {
-          done++;  // this one cannot go (an unreachable address, a queue full for a second): UDP loses it
-          waits = 0;
         }
+        pollfd p{fd, POLLOUT, 0};
+        ::poll(&p, 1, 50);
+        waits++;
       }
       for (Outgoing* o : batch) free(o);
       batch.clear();
@@ -248,7 +295,7 @@ napi_value Send(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// flush(handle): hands what send() queued to the sender thread, in one wake-up
+// flush(handle): writes what send() queued, in one sendmmsg
 napi_value Flush(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   Socket* s = wac::Args<Socket>(env, info, argv);

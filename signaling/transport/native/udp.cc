@@ -203,7 +203,8 @@ struct Socket {
     }
   }
 
-  // close(): what was queued still goes out; then the sender stops and the socket and JS are let go.
+  // close(): what was queued is tried once more (what the kernel still refuses is lost); then the
+  // sender stops and the socket and JS are let go.
   void shutdown() {
     if (closed) return;
     closed = true;

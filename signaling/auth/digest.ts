@@ -4,7 +4,7 @@
  * accepted once, which stops replays without keeping per-challenge state.
  */
 import { hash, randomBytes } from 'node:crypto';
-import { dropSpace, skipSpace, unescapeQuoted } from '../sip/headers';
+import { closingQuote, dropSpace, isSpace, skipSpace, unescapeQuoted } from '../sip/headers';
 import { mac, safeEqual } from './mac';
 
 export interface DigestCredentials {
@@ -38,7 +38,7 @@ function digestParams(value: string): string[] | null {
   const out: string[] = [];
   for (i += 6; i < n; ) {
     const c = value.charCodeAt(i);
-    if (c === 0x2c || skipSpace(value, i, i + 1) > i) {
+    if (c === 0x2c || isSpace(c)) {
       i++;
       continue;
     }
@@ -51,12 +51,7 @@ function digestParams(value: string): string[] | null {
     let v: string | null = null;
     i = vs;
     if (value.charCodeAt(vs) === 0x22) {
-      let j = vs + 1;
-      for (; j < n; j++) {
-        const q = value.charCodeAt(j);
-        if (q === 0x5c) j++;
-        else if (q === 0x22) break;
-      }
+      const j = closingQuote(value, vs);
       const after = skipSpace(value, j + 1, n);
       if (j < n && (after === n || value.charCodeAt(after) === 0x2c)) {
         v = unescapeQuoted(value.slice(vs + 1, j));

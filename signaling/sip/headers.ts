@@ -84,7 +84,7 @@ export function isToken(s: string): boolean {
 }
 
 /** What String.prototype.trim() removes, within latin1. */
-function isSpace(c: number): boolean {
+export function isSpace(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
 }
 
@@ -100,18 +100,22 @@ export function dropSpace(s: string, start: number, end: number): number {
   return end;
 }
 
+/** The index of the '"' that closes the quoted string opened at `open` (backslash escapes skipped), or the length. */
+export function closingQuote(s: string, open: number): number {
+  for (let i = open + 1; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x5c) i++;
+    else if (c === 0x22) return i;
+  }
+  return s.length;
+}
+
 /** End of the parameter starting at `start`: the next ';' outside a quoted string, or the length. */
 function paramEnd(s: string, start: number): number {
   for (let i = start; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 0x3b) return i;
-    if (c === 0x22) {
-      for (i++; i < s.length; i++) {
-        const q = s.charCodeAt(i);
-        if (q === 0x5c) i++;
-        else if (q === 0x22) break;
-      }
-    }
+    if (c === 0x22) i = closingQuote(s, i);
   }
   return s.length;
 }

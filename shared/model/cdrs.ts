@@ -1,7 +1,6 @@
 /** Call detail records: written by the signaling core when a call ends, read by the admin API. */
 import type { Store } from '../store/store';
 import { Collection } from './collection';
-import { commit, emptyPlan } from './plan';
 
 export type CallResult = 'answered' | 'no-answer' | 'busy' | 'rejected' | 'cancelled' | 'failed';
 export type CallKind = 'direct' | 'group' | 'trunk-in' | 'trunk-out';
@@ -28,22 +27,26 @@ export interface Cdr {
   code: number;
 }
 
+/**
+ * Records go to the store's append-only log `cdr`, one JSON document per entry: written once, read
+ * only in bulk, they would otherwise sit in the embedded store's memory for good (about 1 KB a call).
+ */
 export class Cdrs {
-  readonly docs: Collection<Cdr>;
+  /** Records written before the log, as documents `cdr:<id>`: still listed, never written. */
+  private readonly legacy: Collection<Cdr>;
 
   constructor(private readonly store: Store) {
-    this.docs = new Collection<Cdr>(store, 'cdr');
+    this.legacy = new Collection<Cdr>(store, 'cdr');
   }
 
-  /** Saves records in one write (one disk sync on the embedded store, one round trip on Redis). */
+  /** Saves records in one append (one disk sync on the embedded store, one round trip on Redis). */
   async save(cdrs: Cdr[]): Promise<void> {
-    const plan = emptyPlan();
-    for (const cdr of cdrs) plan.ops.push(...this.docs.putOps(cdr));
-    await commit(this.store, plan);
+    await this.store.append('cdr', cdrs.map((cdr) => JSON.stringify(cdr)));
   }
 
-  list(): Promise<Cdr[]> {
-    return this.docs.all();
+  async list(): Promise<Cdr[]> {
+    const logged = (await this.store.readLog('cdr')).map((line) => JSON.parse(line) as Cdr);
+    return [...(await this.legacy.all()), ...logged];
   }
 }
 

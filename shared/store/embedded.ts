@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Store, WriteGuard, WriteOp, WrongTypeError } from './store';
+import { checkLogAppend, Store, WriteGuard, WriteOp, WrongTypeError } from './store';
 
 /*
  * On-disk layout of an EmbeddedStore directory:
  *   LOCK                 pid of the owning process
  *   snapshot.json        full state as of generation N (absent = empty, N = 0)
  *   journal-<N>.log      one JSON line per acknowledged write batch since that snapshot
+ *   log-<name>.lines     an append-only log (Store.append), one entry per line; never in memory
  * Compaction writes snapshot N+1 and starts journal-<N+1>.log, so a crash at
  * any point leaves either the old pair or the new pair intact: journal ops are
  * never replayed over a snapshot that already contains them.
@@ -35,6 +36,15 @@ export interface EmbeddedStoreOptions {
 const SNAPSHOT = 'snapshot.json';
 const LOCK = 'LOCK';
 const journalName = (gen: number) => `journal-${gen}.log`;
+const logFileName = (log: string) => `log-${log}.lines`;
+
+interface LogFile {
+  fd: number;
+  /** Bytes of whole lines: where a failed append is cut back to. */
+  size: number;
+  /** Set when a failed append could not be cut back: the file's tail is unknown. */
+  broken?: Error;
+}
 
 // Two stores in one process over the same directory would interleave journal
 // appends just like two processes would; the pid in LOCK cannot tell them apart.
@@ -45,6 +55,7 @@ export class EmbeddedStore implements Store {
   // After a failed append the journal's tail is unknown; refusing further writes
   // keeps memory from diverging from what a restart would replay.
   private broken: Error | undefined;
+  private logs = new Map<string, LogFile>();
 
   private constructor(
     private readonly dir: string,
@@ -134,10 +145,48 @@ export class EmbeddedStore implements Store {
     return true;
   }
 
+  async append(log: string, entries: readonly string[]): Promise<void> {
+    this.assertOpen();
+    checkLogAppend(log, entries);
+    if (entries.length === 0) return;
+    const file = this.openLog(log);
+    const bytes = Buffer.from(`${entries.join('\n')}\n`, 'utf8');
+    try {
+      for (let off = 0; off < bytes.length; ) off += fs.writeSync(file.fd, bytes, off);
+      fs.fdatasyncSync(file.fd);
+    } catch (err) {
+      // A partial append would glue the next one onto a torn line.
+      try {
+        fs.ftruncateSync(file.fd, file.size);
+      } catch {
+        file.broken = err as Error;
+      }
+      throw err;
+    }
+    file.size += bytes.length;
+  }
+
+  async readLog(log: string): Promise<string[]> {
+    this.assertOpen();
+    checkLogAppend(log);
+    let text: string;
+    try {
+      text = await fs.promises.readFile(path.join(this.dir, logFileName(log)), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    // What follows the last LF is an append still under way (or torn by a crash): not acknowledged.
+    const end = text.lastIndexOf('\n');
+    return end < 0 ? [] : text.slice(0, end).split('\n');
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     fs.closeSync(this.fd);
+    for (const file of this.logs.values()) fs.closeSync(file.fd);
+    this.logs.clear();
     releaseLock(this.dir);
   }
 
@@ -146,6 +195,25 @@ export class EmbeddedStore implements Store {
     const value = this.data.get(key);
     if (value && value.t !== type) throw new WrongTypeError(key, type);
     return value as Extract<Value, { t: T }> | undefined;
+  }
+
+  /** The log's file, opened on first use; a torn last line (a crash mid-append) is cut off first. */
+  private openLog(log: string): LogFile {
+    let file = this.logs.get(log);
+    if (!file) {
+      const fd = fs.openSync(path.join(this.dir, logFileName(log)), 'a+');
+      const length = fs.fstatSync(fd).size;
+      const size = wholeLinesLength(fd, length);
+      if (size < length) {
+        fs.ftruncateSync(fd, size);
+        fs.fsyncSync(fd);
+      }
+      if (length === 0) fsyncDir(this.dir);
+      file = { fd, size };
+      this.logs.set(log, file);
+    }
+    if (file.broken) throw new Error(`log ${log} is read-only after a failed append: ${file.broken.message}`);
+    return file;
   }
 
   private assertOpen(): void {
@@ -329,6 +397,19 @@ function writeSnapshot(dir: string, gen: number, data: Data): void {
   }
   fs.renameSync(tmp, path.join(dir, SNAPSHOT));
   fsyncDir(dir);
+}
+
+/** The length of a file's whole lines: up to and with its last LF (0 if it has none). */
+function wholeLinesLength(fd: number, length: number): number {
+  const chunk = Buffer.allocUnsafe(64 * 1024);
+  for (let end = length; end > 0; ) {
+    const start = Math.max(0, end - chunk.length);
+    const n = fs.readSync(fd, chunk, 0, end - start, start);
+    const lf = chunk.subarray(0, n).lastIndexOf(0x0a);
+    if (lf >= 0) return start + lf + 1;
+    end = start;
+  }
+  return 0;
 }
 
 function removeStaleFiles(dir: string, gen: number): void {

@@ -1,5 +1,5 @@
 import Redis, { ReplyError } from '../ioredis';
-import { Store, WriteGuard, WriteOp, WrongTypeError } from './store';
+import { checkLogAppend, Store, WriteGuard, WriteOp, WrongTypeError } from './store';
 
 /*
  * Store over a Redis server (via ioredis).
@@ -238,6 +238,17 @@ export class RedisStore implements Store {
     throw new Error(`unexpected reply from the write script: ${JSON.stringify(reply)}`);
   }
 
+  async append(log: string, entries: readonly string[]): Promise<void> {
+    checkLogAppend(log, entries);
+    if (entries.length === 0) return this.run(async () => undefined);
+    await this.run(() => this.client.rpush(logKey(log), ...entries), logKey(log), 'list');
+  }
+
+  async readLog(log: string): Promise<string[]> {
+    checkLogAppend(log);
+    return this.run(() => this.client.lrange(logKey(log), 0, -1), logKey(log), 'list');
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -262,6 +273,9 @@ export class RedisStore implements Store {
     }
   }
 }
+
+/** Where a log lives: a Redis list, so appending and reading it are single commands. */
+const logKey = (log: string) => `log:${log}`;
 
 /** Escapes the characters SCAN MATCH treats as glob syntax. */
 export function escapeGlob(s: string): string {

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 
 import { MemoryLiveState } from '../../shared/live/memory';
 import { createLogger } from '../../shared/log';
-import { Cdrs } from '../../shared/model/cdrs';
+import { Cdr, Cdrs } from '../../shared/model/cdrs';
 import { EmbeddedStore } from '../../shared/store/embedded';
 import { CdrRecorder } from '../../signaling/cdr/recorder';
 import { LiveFeed } from '../../signaling/live/feed';
@@ -67,5 +67,32 @@ describe('call recorder: ceilings', () => {
     } finally {
       await short.close();
     }
+  });
+});
+
+describe('call records in the store', () => {
+  let dir: string;
+  let store: EmbeddedStore;
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wac-cdr-'));
+    store = await EmbeddedStore.open(dir);
+  });
+  afterEach(async () => {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const record = (id: string): Cdr => ({
+    id, callId: `call-${id}`, kind: 'direct', caller: 'alice-id', callee: 'bob-id', answeredBy: null, parties: ['alice-id', 'bob-id'],
+    start: '2026-11-24T10:00:00.000Z', answer: null, end: '2026-11-24T10:00:05.000Z', duration: 0, result: 'no-answer', code: 480,
+  });
+
+  it('go to the append-only log, not the key space, and records kept as documents by earlier versions are still listed', async () => {
+    await store.write([{ op: 'set', key: 'cdr:old', value: JSON.stringify(record('old')) }, { op: 'sadd', key: 'index:cdr', members: ['old'] }]);
+    const cdrs = new Cdrs(store);
+    await cdrs.save([record('new-1'), record('new-2')]);
+    expect((await cdrs.list()).map((c) => c.id)).to.deep.equal(['old', 'new-1', 'new-2']);
+    expect(await store.keys('cdr:')).to.deep.equal(['cdr:old']);
+    expect((await store.readLog('cdr')).map((line) => JSON.parse(line).id)).to.deep.equal(['new-1', 'new-2']);
   });
 });

@@ -313,6 +313,45 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe('append-only logs', () => {
+      it('appends in order and reads everything back, oldest first', async () => {
+        expect(await store.readLog('calls')).to.deep.equal([]);
+        await store.append('calls', ['{"n":1}', '', 'ünïcode ✓']);
+        await store.append('calls', []);
+        await store.append('calls', ['{"n":2}']);
+        await store.append('other', ['x']);
+        expect(await store.readLog('calls')).to.deep.equal(['{"n":1}', '', 'ünïcode ✓', '{"n":2}']);
+        expect(await store.readLog('other')).to.deep.equal(['x']);
+      });
+
+      it('keeps appends whole under concurrency', async () => {
+        await Promise.all(Array.from({ length: 20 }, (_, i) => store.append('c', [`${i}a`, `${i}b`])));
+        const lines = await store.readLog('c');
+        expect(lines).to.have.length(40);
+        for (let i = 0; i < 20; i++) expect(lines.indexOf(`${i}b`)).to.equal(lines.indexOf(`${i}a`) + 1);
+      });
+
+      it('rejects an entry with CR or LF and a bad log name, writing nothing', async () => {
+        await store.append('calls', ['first']);
+        for (const bad of ['two\nlines', 'cr\r']) await expectRejects(store.append('calls', ['ok', bad]));
+        for (const name of ['', '../x', 'A', 'a/b', 'a b']) {
+          await expectRejects(store.append(name, ['x']));
+          await expectRejects(store.readLog(name));
+        }
+        expect(await store.readLog('calls')).to.deep.equal(['first']);
+      });
+
+      it('is durable across close/reopen and stays out of the key space', async () => {
+        await store.append('calls', ['a', 'b']);
+        await store.write([{ op: 'set', key: 'k', value: '1' }]);
+        await reopen();
+        await store.append('calls', ['c']);
+        expect(await store.readLog('calls')).to.deep.equal(['a', 'b', 'c']);
+        expect(await store.get('calls')).to.equal(null);
+        expect(await store.keys('k')).to.deep.equal(['k']);
+      });
+    });
+
     describe('persistence', () => {
       it('keeps every type, deletions and counters across close/reopen', async () => {
         await store.write([
@@ -354,6 +393,8 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await store.close();
       await expectRejects(store.get('a'));
       await expectRejects(store.write([{ op: 'set', key: 'a', value: '1' }]));
+      await expectRejects(store.append('calls', ['x']));
+      await expectRejects(store.readLog('calls'));
       store = await harness.open();
     });
   });

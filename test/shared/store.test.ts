@@ -109,6 +109,23 @@ describe('EmbeddedStore', () => {
       expect(fs.readFileSync(journal(), 'utf8')).not.to.contain('torn');
     });
 
+    it('keeps a log out of memory and the journal, and cuts a torn last entry before appending', async () => {
+      store = await EmbeddedStore.open(dir);
+      await store.append('calls', ['{"n":1}', '{"n":2}']);
+      await store.close();
+      const file = path.join(dir, 'log-calls.lines');
+      expect(fs.readFileSync(file, 'utf8')).to.equal('{"n":1}\n{"n":2}\n');
+      expect(fs.readFileSync(journal(), 'utf8')).to.equal('');
+      // a long torn entry: the search for the last whole line crosses read chunks
+      fs.appendFileSync(file, `{"n":3,"pad":"${'x'.repeat(200_000)}`);
+
+      store = await EmbeddedStore.open(dir);
+      expect(await store.readLog('calls')).to.deep.equal(['{"n":1}', '{"n":2}']);
+      await store.append('calls', ['{"n":4}']);
+      expect(await store.readLog('calls')).to.deep.equal(['{"n":1}', '{"n":2}', '{"n":4}']);
+      expect(fs.readFileSync(file, 'utf8')).to.equal('{"n":1}\n{"n":2}\n{"n":4}\n');
+    });
+
     it('ignores a final line whose newline never made it to disk', async () => {
       store = await EmbeddedStore.open(dir);
       await store.write([{ op: 'set', key: 'a', value: '1' }]);

@@ -16,7 +16,7 @@ import { EmbeddedStore } from '../shared/store/embedded';
 import { RedisStore } from '../shared/store/redis';
 import type { Store } from '../shared/store/store';
 import {
-  CLK_TCK, cpuTicks, freePort, HOST, installCleanup, PeakRss, Proc, reapedChildTicks, sleep, startProc, statusKb, stopAll,
+  BusiestSecond, CLK_TCK, cpuTicks, freePort, HOST, installCleanup, PeakRss, Proc, reapedChildTicks, sleep, startProc, statusKb, stopAll,
   udpRcvbufErrors, udpSocketDrops, waitTcp,
 } from './lib/proc';
 import { loadUser, passwordOf, provision } from './lib/provision';
@@ -196,7 +196,7 @@ async function startRedis(dir: string): Promise<{ proc: Proc; url: string }> {
 // ---------------------------------------------------------------- measuring
 
 interface Probe {
-  stop(): { serverCores: number; jsThreadCores: number; serverUs: number; peakRssMb: number; storeUs: number; wallS: number; rcvbuf: number; reapedS: number; uasS: number; serverDrops: number };
+  stop(): { serverCores: number; jsThreadCores: number; jsThreadPeak: number; serverUs: number; peakRssMb: number; storeUs: number; wallS: number; rcvbuf: number; reapedS: number; uasS: number; serverDrops: number };
 }
 
 function probe(serverPid: number, storePid: number | undefined, uasPids: number[], sipPort?: number): Probe {
@@ -209,6 +209,7 @@ function probe(serverPid: number, storePid: number | undefined, uasPids: number[
   const e0 = udpRcvbufErrors();
   const t0 = process.hrtime.bigint();
   const peak = new PeakRss(serverPid);
+  const busiest = new BusiestSecond(serverPid, serverPid);
   return {
     stop() {
       const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -216,7 +217,7 @@ function probe(serverPid: number, storePid: number | undefined, uasPids: number[
       const storeUs = storePid ? ((cpuTicks(storePid) - r0) / CLK_TCK) * 1e6 : NaN;
       const uasS = uasPids.map((p, i) => (cpuTicks(p) - u0[i]) / CLK_TCK).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
       return {
-        serverCores: serverUs / 1e6 / wallS, jsThreadCores: (cpuTicks(serverPid, serverPid) - j0) / CLK_TCK / wallS, serverUs, peakRssMb: peak.stop() / 1024, storeUs, wallS,
+        serverCores: serverUs / 1e6 / wallS, jsThreadCores: (cpuTicks(serverPid, serverPid) - j0) / CLK_TCK / wallS, jsThreadPeak: busiest.stop(), serverUs, peakRssMb: peak.stop() / 1024, storeUs, wallS,
         rcvbuf: udpRcvbufErrors() - e0, reapedS: (reapedChildTicks() - c0) / CLK_TCK, uasS,
         serverDrops: sipPort ? udpSocketDrops(sipPort) - d0 : NaN,
       };
@@ -292,7 +293,7 @@ async function sippStep(c: Ctx, step: string, rate: number, uasIdx: number[], sc
   if (!run.stats) notes.push('no sipp statistics');
   if (run.code !== 0) notes.push(`sipp exit ${run.code}`);
   // The server's other threads: the native UDP socket's, libuv's pool, V8's GC helpers.
-  notes.push(`JS thread ${m.jsThreadCores.toFixed(2)} cores`);
+  notes.push(`JS thread ${m.jsThreadCores.toFixed(2)} cores, busiest second ${m.jsThreadPeak.toFixed(2)}`);
   if (r.elapsedS > opt.dur + 3 + (step === 'reg_udp' ? 0 : opt.pauseMs / 1000)) notes.push('did not keep the rate');
   if (r.rcvbufErrors > 0) notes.push(`UDP rcvbuf drops ${r.rcvbufErrors} system-wide, ${m.serverDrops} at the server's socket`);
   if (r.uasFailed > 0) notes.push(`${r.uasFailed} UAS legs failed`);

@@ -181,6 +181,35 @@ export class PeakRss {
   }
 }
 
+/**
+ * A thread's busiest second over a step, in cores, sampled each second. A rung's average hides a
+ * saturated thread: a failed rung runs on past its load, waiting out retransmissions.
+ */
+export class BusiestSecond {
+  private max = 0;
+  private ticks: number;
+  private at = process.hrtime.bigint();
+  private timer: NodeJS.Timeout;
+
+  constructor(pid: number, tid: number) {
+    this.ticks = cpuTicks(pid, tid);
+    this.timer = setInterval(() => {
+      const ticks = cpuTicks(pid, tid);
+      const at = process.hrtime.bigint();
+      const cores = (ticks - this.ticks) / CLK_TCK / (Number(at - this.at) / 1e9);
+      if (cores > this.max) this.max = cores;
+      this.ticks = ticks;
+      this.at = at;
+    }, 1000);
+    this.timer.unref();
+  }
+
+  stop(): number {
+    clearInterval(this.timer);
+    return this.max;
+  }
+}
+
 /** Udp RcvbufErrors from /proc/net/snmp (system-wide: other processes' drops count too). */
 export function udpRcvbufErrors(): number {
   try {

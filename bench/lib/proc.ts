@@ -186,7 +186,8 @@ export class PeakRss {
  * saturated thread: a failed rung runs on past its load, waiting out retransmissions.
  */
 export class BusiestSecond {
-  private max = 0;
+  /** NaN until a whole second was sampled: a step too short for one has no busiest second. */
+  private max = NaN;
   private ticks: number;
   private at = process.hrtime.bigint();
   private timer: NodeJS.Timeout;
@@ -197,7 +198,7 @@ export class BusiestSecond {
       const ticks = cpuTicks(pid, tid);
       const at = process.hrtime.bigint();
       const cores = (ticks - this.ticks) / CLK_TCK / (Number(at - this.at) / 1e9);
-      if (cores > this.max) this.max = cores;
+      if (Number.isFinite(cores) && !(cores <= this.max)) this.max = cores;
       this.ticks = ticks;
       this.at = at;
     }, 1000);

@@ -29,7 +29,7 @@ export interface Cdr {
 
 /**
  * Records go to the store's append-only log `cdr`, one JSON document per entry: written once, read
- * only in bulk, they would otherwise sit in the embedded store's memory for good (about 1 KB a call).
+ * only in bulk, they would otherwise sit in the embedded store's memory for good (about 0.7 KB a call).
  */
 export class Cdrs {
   /** Records written before the log, as documents `cdr:<id>`: still listed, never written. */
@@ -45,7 +45,15 @@ export class Cdrs {
   }
 
   async list(): Promise<Cdr[]> {
-    const logged = (await this.store.readLog('cdr')).map((line) => JSON.parse(line) as Cdr);
+    const logged: Cdr[] = [];
+    for (const line of await this.store.readLog('cdr')) {
+      // A line damaged on disk costs its own record, not the listing.
+      try {
+        logged.push(JSON.parse(line) as Cdr);
+      } catch {
+        continue;
+      }
+    }
     return [...(await this.legacy.all()), ...logged];
   }
 }

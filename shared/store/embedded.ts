@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkLogAppend, Store, WriteGuard, WriteOp, WrongTypeError } from './store';
+import { checkLog, Store, WriteGuard, WriteOp, WrongTypeError } from './store';
 
 /*
  * On-disk layout of an EmbeddedStore directory:
@@ -147,17 +147,17 @@ export class EmbeddedStore implements Store {
 
   async append(log: string, entries: readonly string[]): Promise<void> {
     this.assertOpen();
-    checkLogAppend(log, entries);
+    checkLog(log, entries);
     if (entries.length === 0) return;
     const file = this.openLog(log);
     const bytes = Buffer.from(`${entries.join('\n')}\n`, 'utf8');
     try {
-      for (let off = 0; off < bytes.length; ) off += fs.writeSync(file.fd, bytes, off);
-      fs.fdatasyncSync(file.fd);
+      writeAllAndSync(file.fd, bytes);
     } catch (err) {
       // A partial append would glue the next one onto a torn line.
       try {
         fs.ftruncateSync(file.fd, file.size);
+        fs.fsyncSync(file.fd);
       } catch {
         file.broken = err as Error;
       }
@@ -168,26 +168,40 @@ export class EmbeddedStore implements Store {
 
   async readLog(log: string): Promise<string[]> {
     this.assertOpen();
-    checkLogAppend(log);
-    let text: string;
+    checkLog(log);
+    // Appended here, a log is read up to what was acknowledged when called: the read runs on the
+    // thread pool while appends go on (and a failed one is cut back).
+    const acknowledged = this.logs.get(log)?.size;
+    let buf: Buffer;
     try {
-      text = await fs.promises.readFile(path.join(this.dir, logFileName(log)), 'utf8');
+      buf = await fs.promises.readFile(path.join(this.dir, logFileName(log)));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
-    // What follows the last LF is an append still under way (or torn by a crash): not acknowledged.
-    const end = text.lastIndexOf('\n');
-    return end < 0 ? [] : text.slice(0, end).split('\n');
+    // Lines are decoded one by one: the whole log as one string could pass V8's string limit. What
+    // follows the last LF (a crash mid-append) was never acknowledged.
+    const end = acknowledged ?? buf.lastIndexOf(0x0a) + 1;
+    const out: string[] = [];
+    for (let start = 0; start < end; ) {
+      const lf = buf.indexOf(0x0a, start);
+      if (lf < 0) break;
+      out.push(buf.toString('utf8', start, lf));
+      start = lf + 1;
+    }
+    return out;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    fs.closeSync(this.fd);
-    for (const file of this.logs.values()) fs.closeSync(file.fd);
-    this.logs.clear();
-    releaseLock(this.dir);
+    try {
+      fs.closeSync(this.fd);
+      for (const file of this.logs.values()) fs.closeSync(file.fd);
+    } finally {
+      this.logs.clear();
+      releaseLock(this.dir);
+    }
   }
 
   private read<T extends Value['t']>(key: string, type: T): Extract<Value, { t: T }> | undefined {
@@ -202,13 +216,19 @@ export class EmbeddedStore implements Store {
     let file = this.logs.get(log);
     if (!file) {
       const fd = fs.openSync(path.join(this.dir, logFileName(log)), 'a+');
-      const length = fs.fstatSync(fd).size;
-      const size = wholeLinesLength(fd, length);
-      if (size < length) {
-        fs.ftruncateSync(fd, size);
-        fs.fsyncSync(fd);
+      let size: number;
+      try {
+        const length = fs.fstatSync(fd).size;
+        size = wholeLinesLength(fd, length);
+        if (size < length) {
+          fs.ftruncateSync(fd, size);
+          fs.fsyncSync(fd);
+        }
+        if (length === 0) fsyncDir(this.dir);
+      } catch (err) {
+        fs.closeSync(fd);
+        throw err;
       }
-      if (length === 0) fsyncDir(this.dir);
       file = { fd, size };
       this.logs.set(log, file);
     }
@@ -227,8 +247,7 @@ export class EmbeddedStore implements Store {
     if (undo.length === 0) return;
     const line = Buffer.from(JSON.stringify({ ops }) + '\n');
     try {
-      for (let off = 0; off < line.length; ) off += fs.writeSync(this.fd, line, off);
-      fs.fdatasyncSync(this.fd);
+      writeAllAndSync(this.fd, line);
     } catch (err) {
       rollBack(undo);
       this.broken = err as Error;
@@ -243,7 +262,7 @@ type Undo = () => void;
  * Applies `ops` to `data` in place and returns the steps that take them back (none: nothing
  * changed). A batch that fails half-way (an op on a key of another type) is taken back before the
  * error is thrown. Undoing op by op keeps a write's cost independent of the size of the hashes and
- * sets it touches: an index set of every call record grows without bound.
+ * sets it touches, which can be large (an index set of every user).
  */
 function applyOps(data: Data, ops: readonly WriteOp[]): Undo[] {
   const undo: Undo[] = [];
@@ -397,6 +416,12 @@ function writeSnapshot(dir: string, gen: number, data: Data): void {
   }
   fs.renameSync(tmp, path.join(dir, SNAPSHOT));
   fsyncDir(dir);
+}
+
+/** Writes all of `bytes` at the end of an append-mode file, then waits until they are on disk. */
+function writeAllAndSync(fd: number, bytes: Buffer): void {
+  for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off);
+  fs.fdatasyncSync(fd);
 }
 
 /** The length of a file's whole lines: up to and with its last LF (0 if it has none). */

@@ -4,6 +4,7 @@
  * `<domain>:<username>` suffix is unambiguous even if a username did.
  * Documents (`user:<id>`, `credential:<id>`, ...) are JSON strings; `index:<kind>` sets list them.
  * The live view's `live:*` keys are no model data: they expire, and shared/live/redis.ts owns them.
+ * `log:<name>` is where the Redis store keeps an append-only log (Store.append): reserved.
  */
 export const keys = {
   /** string: JSON user document */

@@ -1,10 +1,10 @@
 import Redis, { ReplyError } from '../ioredis';
-import { checkLogAppend, Store, WriteGuard, WriteOp, WrongTypeError } from './store';
+import { checkLog, Store, WriteGuard, WriteOp, WrongTypeError } from './store';
 
 /*
  * Store over a Redis server (via ioredis).
  *
- * Durability: `write` and `incr` resolve when Redis acknowledges them, so how
+ * Durability: `write`, `incr` and `append` resolve when Redis acknowledges them, so how
  * durable an acknowledged write is depends on the server's persistence
  * settings, not on this client. With `appendonly yes` + `appendfsync always`
  * (what the tests run) Redis fsyncs the AOF before replying, so every
@@ -239,13 +239,13 @@ export class RedisStore implements Store {
   }
 
   async append(log: string, entries: readonly string[]): Promise<void> {
-    checkLogAppend(log, entries);
+    checkLog(log, entries);
     if (entries.length === 0) return this.run(async () => undefined);
     await this.run(() => this.client.rpush(logKey(log), ...entries), logKey(log), 'list');
   }
 
   async readLog(log: string): Promise<string[]> {
-    checkLogAppend(log);
+    checkLog(log);
     return this.run(() => this.client.lrange(logKey(log), 0, -1), logKey(log), 'list');
   }
 

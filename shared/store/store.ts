@@ -43,13 +43,14 @@ export interface Store {
   write(ops: readonly WriteOp[], guard?: WriteGuard): Promise<boolean>;
   /**
    * Appends entries, in order, to the append-only log `log` (records written once and only read in
-   * bulk, such as call records). A log lives outside the key space: the embedded store keeps it in a
-   * file of its own and not in memory, so that it costs this process nothing per entry; Redis keeps
-   * it in the list `log:<name>`. An entry is one line: one with CR or LF rejects the whole append.
-   * Resolves only once the entries are durable.
+   * bulk, such as call records). The embedded store keeps a log in a file of its own, outside its
+   * key space and not in memory, so that it costs this process nothing per entry; Redis keeps it in
+   * the list under the reserved key `log:<name>`. An entry is one line: one with CR or LF rejects the
+   * whole append. Resolves only once the entries are durable; an append cut short by a crash may
+   * leave the first of its entries (the embedded store keeps whole lines).
    */
   append(log: string, entries: readonly string[]): Promise<void>;
-  /** Every entry of the log, oldest first; [] for a log never appended to. */
+  /** Every entry the log had when called, oldest first; [] for a log never appended to. */
   readLog(log: string): Promise<string[]>;
   close(): Promise<void>;
 }
@@ -58,7 +59,7 @@ export interface Store {
 const LOG_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 /** Throws unless `log` is a valid log name and every entry is one line. */
-export function checkLogAppend(log: string, entries: readonly string[] = []): void {
+export function checkLog(log: string, entries: readonly string[] = []): void {
   if (!LOG_NAME.test(log)) throw new Error(`invalid log name ${JSON.stringify(log)}`);
   for (const e of entries) {
     if (/[\r\n]/.test(e)) throw new Error(`log ${log}: an entry may not contain CR or LF`);

@@ -150,6 +150,7 @@ export class EmbeddedStore implements Store {
     checkLog(log, entries);
     if (entries.length === 0) return;
     const file = this.openLog(log);
+    if (file.broken) throw new Error(`log ${log} is read-only after a failed append: ${file.broken.message}`);
     const bytes = Buffer.from(`${entries.join('\n')}\n`, 'utf8');
     try {
       writeAllAndSync(file.fd, bytes);
@@ -169,19 +170,13 @@ export class EmbeddedStore implements Store {
   async readLog(log: string): Promise<string[]> {
     this.assertOpen();
     checkLog(log);
-    // Appended here, a log is read up to what was acknowledged when called: the read runs on the
-    // thread pool while appends go on (and a failed one is cut back).
-    const acknowledged = this.logs.get(log)?.size;
-    let buf: Buffer;
-    try {
-      buf = await fs.promises.readFile(path.join(this.dir, logFileName(log)));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-    // Lines are decoded one by one: the whole log as one string could pass V8's string limit. What
-    // follows the last LF (a crash mid-append) was never acknowledged.
-    const end = acknowledged ?? buf.lastIndexOf(0x0a) + 1;
+    const name = path.join(this.dir, logFileName(log));
+    if (!this.logs.has(log) && !fs.existsSync(name)) return [];
+    // Read up to what was acknowledged when called: the read runs on the thread pool while appends
+    // go on (and a failed one is cut back). Opening the log cuts a torn line a crash left.
+    const end = this.openLog(log).size;
+    const buf = await fs.promises.readFile(name);
+    // Lines are decoded one by one: the whole log as one string could pass V8's string limit.
     const out: string[] = [];
     for (let start = 0; start < end; ) {
       const lf = buf.indexOf(0x0a, start);
@@ -232,7 +227,6 @@ export class EmbeddedStore implements Store {
       file = { fd, size };
       this.logs.set(log, file);
     }
-    if (file.broken) throw new Error(`log ${log} is read-only after a failed append: ${file.broken.message}`);
     return file;
   }
 
